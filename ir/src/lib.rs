@@ -1,0 +1,16 @@
+//! irc's tensor IR: element types, shapes with symbolic dims, the closed primitive op set, graphs,
+//! the verifier, the `.irc` text format and DOT rendering.
+
+mod dtype;
+mod error;
+mod graph;
+mod infer;
+mod op;
+mod shape;
+
+pub use dtype::DType;
+pub use error::IrError;
+pub use graph::{Graph, Node, NodeId, Output};
+pub use infer::{broadcast_shapes, infer_type};
+pub use op::{BINARY_NAMES, BinaryOp, Init, Op, REDUCE_NAMES, ReduceOp, UNARY_NAMES, UnaryOp};
+pub use shape::{Dim, Shape, TensorType, is_symbol_name};
