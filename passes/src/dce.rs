@@ -41,7 +41,9 @@ mod tests {
     fn drops_unused_and_keeps_interface() {
         let mut g = Graph::new("t");
         let x = g.push(Op::Input { name: "x".into(), ty: TensorType::new(DType::F32, [4]) }, &[]).unwrap();
-        let p = g.push(Op::Param { name: "p".into(), ty: TensorType::new(DType::F32, [4]), init: Default::default() }, &[]).unwrap();
+        let p = g
+            .push(Op::Param { name: "p".into(), ty: TensorType::new(DType::F32, [4]), init: Default::default() }, &[])
+            .unwrap();
         let dead = g.push(Op::Unary { op: UnaryOp::Exp }, &[x]).unwrap();
         let _dead2 = g.push(Op::Unary { op: UnaryOp::Log }, &[dead]).unwrap();
         let y = g.push(Op::Unary { op: UnaryOp::Tanh }, &[x]).unwrap();
