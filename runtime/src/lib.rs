@@ -1,5 +1,14 @@
 //! irc runtime: host tensors, the reference interpreter, file formats (npy, safetensors), backends.
 
+mod formats;
+pub mod index;
+mod interp;
+mod rng;
 mod tensor;
 
+pub use formats::FormatError;
+pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
+pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
+pub use interp::{RunError, interpret};
+pub use rng::{Rng, init_params, random_tensor};
 pub use tensor::{Tensor, round_to, strides};
