@@ -70,7 +70,8 @@ pub fn infer_type(op: &Op, ins: &[&TensorType]) -> TypeResult<TensorType> {
             Ok(TensorType::new(*dtype, Shape::scalar()))
         }
         Op::Literal { ty, data } => {
-            let n = ty.shape.numel().ok_or("literal shape must be static")?;
+            check(ty.shape.is_static(), || "literal shape must be static".into())?;
+            let n = ty.shape.numel().ok_or("literal shape is too large")?;
             check(n == data.len(), || format!("literal of shape {} needs {n} values, got {}", ty.shape, data.len()))?;
             Ok(ty.clone())
         }
@@ -162,7 +163,10 @@ pub fn infer_type(op: &Op, ins: &[&TensorType]) -> TypeResult<TensorType> {
             let t = ins[0];
             axis_ok(*axis, t.rank())?;
             let mut shape = t.shape.clone();
-            shape.0[*axis] = shape.0[*axis].offset_by((before + after) as i64).expect("growing a dim cannot underflow");
+            let grown = before.checked_add(*after).and_then(|k| i64::try_from(k).ok());
+            shape.0[*axis] = grown
+                .and_then(|k| shape.0[*axis].offset_by(k))
+                .ok_or_else(|| format!("padding {before}+{after} overflows dimension {}", t.shape.0[*axis]))?;
             Ok(TensorType::new(t.dtype, shape))
         }
         Op::Concat { axis } => {

@@ -53,10 +53,12 @@ pub enum Init {
     Ones,
     /// Normal with mean 0.
     Normal {
+        #[serde(with = "crate::json_float")]
         std: f64,
     },
     /// Uniform on `[-bound, bound]`.
     Uniform {
+        #[serde(with = "crate::json_float")]
         bound: f64,
     },
 }
@@ -158,12 +160,14 @@ pub enum Op {
     },
     /// A 0-d scalar constant; broadcast it with `Expand`.
     Const {
+        #[serde(with = "crate::json_float")]
         value: f64,
         dtype: DType,
     },
     /// A constant tensor of static shape, row-major.
     Literal {
         ty: TensorType,
+        #[serde(with = "crate::json_float::vec")]
         data: Vec<f64>,
     },
     /// `out[i_0, .., i_n] = i_axis`: positions along one axis (masks, positions, one-hot).

@@ -33,15 +33,19 @@ impl Dim {
     /// This dim plus `k`; `None` if a static size would go negative.
     pub fn offset_by(&self, k: i64) -> Option<Dim> {
         match self {
-            Dim::Static(n) => usize::try_from(*n as i64 + k).ok().map(Dim::Static),
-            Dim::Sym { name, offset } => Some(Dim::Sym { name: name.clone(), offset: offset + k }),
+            Dim::Static(n) => i64::try_from(*n)
+                .ok()
+                .and_then(|n| n.checked_add(k))
+                .and_then(|v| usize::try_from(v).ok())
+                .map(Dim::Static),
+            Dim::Sym { name, offset } => offset.checked_add(k).map(|offset| Dim::Sym { name: name.clone(), offset }),
         }
     }
 
     /// The sum of two dims, if expressible (at most one is symbolic).
     pub fn plus(&self, other: &Dim) -> Option<Dim> {
         match (self, other) {
-            (Dim::Static(a), b) | (b, Dim::Static(a)) => b.offset_by(*a as i64),
+            (Dim::Static(a), b) | (b, Dim::Static(a)) => i64::try_from(*a).ok().and_then(|a| b.offset_by(a)),
             _ => None,
         }
     }
@@ -49,9 +53,9 @@ impl Dim {
     /// `self - other`, if it does not depend on a binding (e.g. `(T+2) - 2 = T`, `T - T = 0`).
     pub fn minus(&self, other: &Dim) -> Option<Dim> {
         match (self, other) {
-            (a, Dim::Static(b)) => a.offset_by(-(*b as i64)),
+            (a, Dim::Static(b)) => i64::try_from(*b).ok().and_then(|b| a.offset_by(-b)),
             (Dim::Sym { name: a, offset: x }, Dim::Sym { name: b, offset: y }) if a == b => {
-                usize::try_from(x - y).ok().map(Dim::Static)
+                x.checked_sub(*y).and_then(|d| usize::try_from(d).ok()).map(Dim::Static)
             }
             _ => None,
         }
@@ -61,7 +65,10 @@ impl Dim {
     pub fn bind(&self, bindings: &HashMap<String, usize>) -> Option<usize> {
         match self {
             Dim::Static(n) => Some(*n),
-            Dim::Sym { name, offset } => bindings.get(name).and_then(|&v| usize::try_from(v as i64 + offset).ok()),
+            Dim::Sym { name, offset } => bindings
+                .get(name)
+                .and_then(|&v| i64::try_from(v).ok()?.checked_add(*offset))
+                .and_then(|v| usize::try_from(v).ok()),
         }
     }
 }
@@ -197,9 +204,9 @@ impl Shape {
         (prod, syms)
     }
 
-    /// Element count if the shape is static.
+    /// Element count if the shape is static and the count fits in `usize`.
     pub fn numel(&self) -> Option<usize> {
-        self.as_static().map(|d| d.iter().product())
+        self.as_static().and_then(|d| d.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n)))
     }
 
     /// Symbol names used, in order.

@@ -1,1 +1,11 @@
-//! Cross-crate tests live in `tests/`.
+//! Shared helpers for irc's cross-crate tests: a random graph generator for property tests and
+//! hand-written fixture graphs. The tests themselves live in `tests/`.
+
+pub mod fixtures;
+pub mod random;
+mod rng;
+
+pub use random::{
+    Choice, GenConfig, MIN_BINDING, SYMBOLS, build_graph, graph_strategy, random_graph, random_static_graph,
+};
+pub use rng::Rng;
