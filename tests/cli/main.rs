@@ -1,0 +1,122 @@
+//! End-to-end tests of the `irc` binary, run as a user would.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use irc_runtime::{Tensor, read_npy, write_npy};
+
+fn irc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_irc")).args(args).output().expect("the irc binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = irc(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "irc {args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail cleanly: non-zero exit, an `error:` message, no panic.
+fn fails(args: &[&str]) -> String {
+    let out = irc(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "irc {args:?} should fail");
+    assert!(stderr.starts_with("error: "), "irc {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "irc {args:?} panicked: {stderr}");
+    stderr
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("irc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn zoo_list_shows_every_model_with_settings() {
+    let out = ok(&["zoo", "list"]);
+    for name in ["mlp", "gpt-block", "gpt-tiny"] {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{out}");
+    }
+    assert!(out.contains("layers=2"), "{out}");
+}
+
+#[test]
+fn exported_text_checks_and_round_trips() {
+    let path = temp("gpt-tiny.irc");
+    ok(&["zoo", "export", "gpt-tiny", "-c", "d=32", "-o", s(&path)]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("graph"), "{text}");
+    let summary = ok(&["check", s(&path)]);
+    assert!(summary.contains("output logits: f32[B, T, 256]"), "{summary}");
+    assert_eq!(ok(&["compile", s(&path), "--emit", "ir"]), text);
+
+    let json = temp("gpt-tiny.json");
+    ok(&["compile", s(&path), "--emit", "json", "-o", s(&json)]);
+    assert_eq!(ok(&["compile", s(&json), "--emit", "ir"]), text);
+
+    let dot = ok(&["compile", "zoo:mlp", "--emit", "dot"]);
+    assert!(dot.starts_with("digraph") && dot.trim_end().ends_with('}'), "{dot}");
+}
+
+#[test]
+fn run_prints_shape_and_is_deterministic_per_seed() {
+    let args = ["run", "zoo:gpt-tiny", "--dim", "B=2", "--dim", "T=16"];
+    let a = ok(&args);
+    assert!(a.starts_with("logits: f32[2, 16, 256]"), "{a}");
+    assert_eq!(a, ok(&args));
+    let other = ok(&[&args[..], &["--seed", "3"]].concat());
+    assert_ne!(a, other);
+}
+
+#[test]
+fn run_reads_inputs_and_params_and_writes_outputs() {
+    let x = Tensor::new(irc_ir::DType::F32, vec![3, 16], (0..48).map(|i| (i as f64 * 0.37).sin()).collect());
+    let (xin, out, params) = (temp("x.npy"), temp("y.npy"), temp("w.safetensors"));
+    write_npy(&xin, &x).unwrap();
+    let input = format!("x={}", s(&xin));
+    ok(&["run", "zoo:mlp", "--input", &input, "-o", s(&out), "--seed", "4"]);
+    let y = read_npy(&out).unwrap();
+    assert_eq!(y.shape, vec![3, 8]);
+
+    // The same run, computed in-process, must give the same values.
+    let g = irc_frontends::build("mlp", &[]).unwrap();
+    let w = irc_runtime::init_params(&g, 4).unwrap();
+    let expected = irc_runtime::interpret(&g, &HashMap::from([("x".to_string(), x)]), &w).unwrap();
+    assert_eq!(y, expected[0]);
+
+    // Saved params replace the seed's.
+    irc_runtime::save_safetensors(&params, &w).unwrap();
+    let out2 = temp("y2.npy");
+    ok(&["run", "zoo:mlp", "--input", &input, "--params", s(&params), "--seed", "9", "-o", s(&out2)]);
+    assert_eq!(read_npy(&out2).unwrap(), y);
+}
+
+#[test]
+fn bad_input_gives_one_clear_error() {
+    assert!(fails(&["check", "no/such/file.irc"]).contains("no/such/file.irc"));
+    assert!(fails(&["run", "zoo:gpt-huge"]).contains("known models: mlp"));
+    assert!(fails(&["zoo", "export", "mlp", "-c", "width=3"]).contains("d_hidden"));
+    assert!(fails(&["zoo", "export", "mlp", "-c", "d_in"]).contains("KEY=VALUE"));
+
+    let bad = temp("bad.irc");
+    std::fs::write(&bad, "graph g {\n  %0 = input \"x\" : f32[3]\n  %1 = matmull %0, %0 : f32[3]\n}\n").unwrap();
+    let err = fails(&["check", s(&bad)]);
+    assert!(err.contains("bad.irc:3:8: unknown op `matmull`"), "{err}");
+
+    let x = temp("wrong.npy");
+    write_npy(&x, &Tensor::new(irc_ir::DType::F32, vec![3, 5], vec![0.5; 15])).unwrap();
+    let err = fails(&["run", "zoo:mlp", "--input", &format!("x={}", s(&x))]);
+    assert!(err.contains("input `x` expects f32[B, 16]"), "{err}");
+    let err = fails(&["run", "zoo:mlp", "--input", &format!("y={}", s(&x))]);
+    assert!(err.contains("no input `y`"), "{err}");
+    let err = fails(&["run", "zoo:gpt-tiny", "--dim", "T=100"]);
+    assert!(err.contains("out of range"), "{err}");
+    let err = fails(&["run", "zoo:mlp", "--dim", "B=x"]);
+    assert!(err.contains("`x` is not a size"), "{err}");
+}
