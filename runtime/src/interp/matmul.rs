@@ -1,8 +1,8 @@
 //! Batched matrix multiplication with numpy batch broadcasting.
 
 use super::acc::{Acc, by_acc};
-use crate::Tensor;
-use crate::index::{Reader, broadcast_index, tensor_from_fn};
+use crate::index::{broadcast_index, for_each_index, ravel};
+use crate::{Tensor, strides};
 
 /// `[.., M, K] x [.., K, N] -> [.., M, N]`; `shape` is the output shape (batch dims broadcast).
 pub(super) fn matmul(a: &Tensor, b: &Tensor, shape: Vec<usize>) -> Tensor {
@@ -11,23 +11,29 @@ pub(super) fn matmul(a: &Tensor, b: &Tensor, shape: Vec<usize>) -> Tensor {
 
 fn matmul_as<A: Acc>(a: &Tensor, b: &Tensor, shape: Vec<usize>) -> Tensor {
     let (ra, rb, r) = (a.rank(), b.rank(), shape.len());
-    let k_len = a.shape[ra - 1];
-    debug_assert_eq!(k_len, b.shape[rb - 2]);
-    let (ra_, rb_) = (Reader::new(a), Reader::new(b));
+    let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
+    debug_assert_eq!(k, b.shape[rb - 2]);
+    let (sa, sb) = (strides(&a.shape), strides(&b.shape));
     let (mut ia, mut ib) = (Vec::with_capacity(ra), Vec::with_capacity(rb));
-    tensor_from_fn(a.dtype, shape, |j| {
-        let (batch, m, n) = (&j[..r - 2], j[r - 2], j[r - 1]);
-        // Each operand's batch index under broadcasting, then its two matrix positions.
+    let mut data = Vec::with_capacity(shape.iter().product());
+    let mut row = vec![A::zero(); n];
+    for_each_index(&shape[..r - 2], |batch| {
+        // Each operand's matrix under broadcasting; matrices are contiguous in row-major tensors.
         broadcast_index(batch, &a.shape[..ra - 2], &mut ia);
         broadcast_index(batch, &b.shape[..rb - 2], &mut ib);
-        ia.extend([m, 0]);
-        ib.extend([0, n]);
-        let mut sum = A::zero();
-        for k in 0..k_len {
-            ia[ra - 1] = k;
-            ib[rb - 2] = k;
-            sum = sum.add(A::load(ra_.get(&ia)).mul(A::load(rb_.get(&ib))));
+        let (a0, b0) = (ravel(&ia, &sa[..ra - 2]), ravel(&ib, &sb[..rb - 2]));
+        for i in 0..m {
+            // Row i of the product, accumulated over k in increasing order for every element.
+            row.fill(A::zero());
+            for kk in 0..k {
+                let x = A::load(a.data[a0 + i * k + kk]);
+                let b_row = &b.data[b0 + kk * n..b0 + (kk + 1) * n];
+                for (acc, &y) in row.iter_mut().zip(b_row) {
+                    *acc = acc.add(x.mul(A::load(y)));
+                }
+            }
+            data.extend(row.iter().map(|v| v.store(a.dtype)));
         }
-        sum.store(a.dtype)
-    })
+    });
+    Tensor::new(a.dtype, shape, data)
 }
