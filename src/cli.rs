@@ -28,9 +28,71 @@ pub enum Command {
     },
     /// Run a model on inputs (random ones where none are given) and print each output's shape and checksum.
     Run(RunArgs),
+    /// Train a language model on a byte-level corpus (the bundled one by default).
+    Train(TrainArgs),
     /// The model zoo.
     #[command(subcommand)]
     Zoo(ZooCommand),
+}
+
+/// `irc train`: the model must take i32 `tokens` and `targets` of shape [B, T] and output a scalar `loss`
+/// (zoo models that have a `loss` setting get `loss=true` automatically).
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 300)]
+    pub steps: u64,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Tokens (bytes) per sequence.
+    #[arg(long, default_value_t = 64)]
+    pub seq: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Linear warmup steps (default: a tenth of the steps, at most 100).
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adamw)]
+    pub optimizer: OptimizerKind,
+    /// Decoupled weight decay (AdamW) or L2 coefficient (SGD), applied to matrices only.
+    #[arg(long, default_value_t = 0.1)]
+    pub weight_decay: f64,
+    /// Clip the global gradient norm to this value (0 turns clipping off).
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    /// Seed for the initial weights and the batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// A text file to train on instead of the bundled corpus (its last 10% is the validation split).
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Measure validation loss every this many steps (default: a tenth of the steps).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Batches in each validation measurement.
+    #[arg(long, default_value_t = 4)]
+    pub eval_batches: usize,
+    #[arg(long, value_enum, default_value_t = Backend::Reference)]
+    pub backend: Backend,
+    /// Save params and optimizer state here at the end.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Continue from a checkpoint written by --save (same model and optimizer settings).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Folder for the loss log (loss.csv) and chart (loss.svg).
+    #[arg(long, default_value = "irc-train")]
+    pub out: PathBuf,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    Adamw,
+    Sgd,
 }
 
 /// Where a model comes from.

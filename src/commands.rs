@@ -23,6 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             write_text(output.as_deref(), &text)
         }
         Command::Run(args) => run(&args),
+        Command::Train(args) => crate::train::train(&args),
         Command::Zoo(ZooCommand::List) => {
             for m in irc_frontends::zoo::zoo_models() {
                 let keys: Vec<String> = m.all_keys().map(|k| format!("{}={}", k.name, k.default)).collect();

@@ -4,6 +4,8 @@ mod cli;
 mod commands;
 mod error;
 mod load;
+mod report;
+mod train;
 
 use std::process::ExitCode;
 

@@ -78,6 +78,11 @@ impl Graph {
         Ok(())
     }
 
+    /// Removes and returns the outputs, e.g. to replace them with a new set.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
+    }
+
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }

@@ -7,6 +7,7 @@ mod inputs;
 mod interp;
 mod rng;
 mod tensor;
+mod train;
 
 pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
@@ -19,3 +20,4 @@ pub use inputs::{index_bounds, random_inputs};
 pub use interp::{RunError, interpret};
 pub use rng::{Rng, init_params, random_tensor};
 pub use tensor::{Tensor, round_to, strides};
+pub use train::{STEP_KEY, Schedule, TrainError, Trainer};

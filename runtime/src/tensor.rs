@@ -13,6 +13,7 @@ pub struct Tensor {
 }
 
 /// Rounds `v` to the nearest value of `dtype` (ints truncate toward zero and wrap; bool is `v != 0`).
+#[inline]
 pub fn round_to(dtype: DType, v: f64) -> f64 {
     match dtype {
         DType::F64 => v,
@@ -29,7 +30,10 @@ impl Tensor {
     /// A tensor from values, rounded to `dtype`. `data.len()` must equal the shape's element count.
     pub fn new(dtype: DType, shape: Vec<usize>, data: Vec<f64>) -> Tensor {
         assert_eq!(shape.iter().product::<usize>(), data.len(), "tensor data does not fill shape {shape:?}");
-        let data = data.into_iter().map(|v| round_to(dtype, v)).collect();
+        let mut data = data;
+        if dtype != DType::F64 {
+            data.iter_mut().for_each(|v| *v = round_to(dtype, *v));
+        }
         Tensor { dtype, shape, data }
     }
 

@@ -120,3 +120,37 @@ fn bad_input_gives_one_clear_error() {
     let err = fails(&["run", "zoo:mlp", "--dim", "B=x"]);
     assert!(err.contains("`x` is not a size"), "{err}");
 }
+
+const TINY: [&str; 8] = ["-c", "d=16", "-c", "layers=1", "-c", "heads=2", "-c", "max_seq=16"];
+
+#[test]
+fn train_writes_reports_and_resumes() {
+    let out = temp("train-out");
+    let ckpt = temp("ckpt.safetensors");
+    let base = ["train", "zoo:gpt-tiny", "--steps", "4", "--batch", "2", "--seq", "8", "--out", s(&out)];
+    let text = ok(&[&base[..], &TINY, &["--save", s(&ckpt)]].concat());
+    assert!(text.contains("final train loss") && text.contains("unigram entropy baseline"), "{text}");
+    let csv = std::fs::read_to_string(out.join("loss.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("step,train_loss,val_loss,lr,elapsed_s"));
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(std::fs::read_to_string(out.join("loss.svg")).unwrap().starts_with("<svg"));
+
+    // Resuming continues the step count from the checkpoint.
+    let resumed = ok(&[&base[..], &TINY, &["--resume", s(&ckpt)]].concat());
+    assert!(resumed.contains("final train loss"), "{resumed}");
+    let csv = std::fs::read_to_string(out.join("loss.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with("5,"), "{csv}");
+}
+
+#[test]
+fn train_rejects_bad_arguments() {
+    assert!(fails(&["train", "zoo:gpt-tiny", "--steps", "0"]).contains("--steps must be at least 1"));
+    assert!(fails(&["train", "zoo:nope"]).contains("unknown model"));
+    assert!(fails(&["train", "zoo:mlp"]).contains("not trainable"));
+    assert!(fails(&["train", "zoo:gpt-tiny", "--seq", "100"]).contains("max_seq"));
+    let small = temp("small.txt");
+    std::fs::write(&small, "just a few bytes of text, far too short for a long sequence").unwrap();
+    let err = fails(&[&["train", "zoo:gpt-tiny", "--corpus", s(&small), "--seq", "32"][..], &TINY[..6]].concat());
+    assert!(err.contains("sequence length 32"), "{err}");
+    assert!(fails(&["train", "zoo:gpt-tiny", "--corpus", "no/such.txt"]).contains("no/such.txt"));
+}

@@ -2,9 +2,11 @@
 //! hand-written fixture graphs. The tests themselves live in `tests/`.
 
 pub mod fixtures;
+pub mod gradcheck;
 pub mod random;
 mod rng;
 
+pub use gradcheck::{GradCheck, check_gradients};
 pub use random::{
     Choice, GenConfig, MIN_BINDING, SYMBOLS, build_graph, graph_strategy, random_graph, random_static_graph,
 };

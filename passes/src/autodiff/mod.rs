@@ -1,13 +1,12 @@
 //! Reverse-mode automatic differentiation as a graph-to-graph pass: the result is an ordinary IR graph
 //! that computes the original outputs and the gradients, so it is optimized and fused like any other.
 
-mod emit;
 mod rules;
 
 use irc_ir::{Graph, IrError, NodeId, Op};
 use thiserror::Error;
 
-use emit::Emitter;
+use crate::emit::Emitter;
 
 #[derive(Debug, Error)]
 pub enum AutodiffError {

@@ -4,7 +4,7 @@
 use irc_ir::{BinaryOp, Dim, Node, NodeId, Op, ReduceOp, UnaryOp};
 
 use super::AutodiffError;
-use super::emit::{Emitter, R};
+use crate::emit::{Emitter, R};
 
 /// Adjoint contributions to each input of node `y` given its adjoint `gy`; `None` where an input takes
 /// no gradient (comparison operands, conditions, indices) or none is `needed`.

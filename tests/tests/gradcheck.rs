@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use irc_ir::{BinaryOp, DType, Dim, Graph, Init, NodeId, Op, ReduceOp, Shape, TensorType, UnaryOp};
-use irc_passes::{differentiate, grad_output_name};
-use irc_runtime::{Rng, Tensor, interpret};
+use irc_passes::differentiate;
+use irc_runtime::{Rng, Tensor};
+use irc_tests::{GradCheck, check_gradients};
 
 const F: DType = DType::F64;
 
@@ -67,11 +68,6 @@ impl Case {
         self.g.add_output("loss", loss).unwrap();
         self.g.verify().unwrap();
 
-        let names: Vec<String> = self.g.params().map(|(_, n, _)| n.to_string()).collect();
-        let wrt: Vec<&str> = names.iter().map(String::as_str).collect();
-        let dg = differentiate(&self.g, "loss", &wrt).unwrap();
-        dg.verify().unwrap();
-
         let mut params: HashMap<String, Tensor> = HashMap::new();
         for (_, name, ty) in self.g.params() {
             let dims = ty.shape.as_static().unwrap();
@@ -79,29 +75,9 @@ impl Case {
             let data = (0..n).map(|_| self.rng.normal()).collect();
             params.insert(name.to_string(), Tensor::new(F, dims, data));
         }
-        let none = HashMap::new();
-        let outs = interpret(&dg, &none, &params).unwrap();
-        let out_index = |name: &str| dg.outputs().iter().position(|o| o.name == name).unwrap();
-        let eval = |p: &HashMap<String, Tensor>| interpret(&self.g, &none, p).unwrap()[0].data[0];
-
-        for name in &names {
-            let analytic = &outs[out_index(&grad_output_name(name))];
-            assert_eq!(analytic.shape, params[name].shape, "gradient shape of {name}");
-            for i in 0..params[name].numel() {
-                let mut p = params.clone();
-                let x = p[name].data[i];
-                p.get_mut(name).unwrap().data[i] = x + h;
-                let up = eval(&p);
-                p.get_mut(name).unwrap().data[i] = x - h;
-                let down = eval(&p);
-                let numeric = (up - down) / (2.0 * h);
-                let a = analytic.data[i];
-                assert!(
-                    (a - numeric).abs() <= tol * a.abs().max(1.0),
-                    "d loss / d {name}[{i}]: autodiff {a} vs finite difference {numeric}\n{}",
-                    irc_ir::text::print(&self.g)
-                );
-            }
+        let cfg = GradCheck { h, tol, ..GradCheck::default() };
+        if let Err(e) = check_gradients(&self.g, "loss", &HashMap::new(), &params, cfg) {
+            panic!("{e}\n{}", irc_ir::print(&self.g));
         }
     }
 }

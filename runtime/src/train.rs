@@ -1,0 +1,148 @@
+//! The training loop's engine: params and optimizer state stay resident between steps, and each step is
+//! one call of the step graph (forward + backward + update) built by [`irc_passes::build_train_step`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use irc_ir::{DType, Graph};
+use irc_passes::{AutodiffError, LR_INPUT, Optimizer, STEP_INPUT, TrainStep, build_train_step};
+use thiserror::Error;
+
+use crate::{FormatError, RunError, Tensor, init_params, interpret, load_safetensors, save_safetensors};
+
+/// The checkpoint entry that records how many steps were taken.
+pub const STEP_KEY: &str = "train.steps_done";
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("model has no scalar output `{0}` to minimize")]
+    NoLoss(String),
+    #[error("{0}")]
+    Grad(#[from] AutodiffError),
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Format(#[from] FormatError),
+    #[error("checkpoint {path} does not fit this model: {why}")]
+    Checkpoint { path: String, why: String },
+    #[error("loss became {value} at step {step}: lower the learning rate or clip gradients")]
+    Diverged { step: u64, value: f64 },
+}
+
+/// Warmup then cosine decay: linear from 0 to `base` over `warmup` steps, then a half cosine from `base`
+/// down to `base * min_ratio` at `total` steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Schedule {
+    pub base: f64,
+    pub warmup: u64,
+    pub total: u64,
+    pub min_ratio: f64,
+}
+
+impl Schedule {
+    /// The learning rate of 1-based step `step`.
+    pub fn lr(&self, step: u64) -> f64 {
+        if step <= self.warmup {
+            return self.base * step as f64 / self.warmup.max(1) as f64;
+        }
+        let span = self.total.saturating_sub(self.warmup).max(1) as f64;
+        let t = ((step - self.warmup) as f64 / span).min(1.0);
+        let min = self.base * self.min_ratio;
+        min + (self.base - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+/// A model being trained, with its params and optimizer state.
+pub struct Trainer {
+    model: Graph,
+    loss: String,
+    step: TrainStep,
+    state: HashMap<String, Tensor>,
+    steps_done: u64,
+}
+
+impl Trainer {
+    /// Prepares to train `model` (which must output a scalar `loss`) from params drawn with `seed`.
+    pub fn new(model: Graph, loss: &str, opt: Optimizer, clip: Option<f64>, seed: u64) -> Result<Trainer, TrainError> {
+        if !model.outputs().iter().any(|o| o.name == loss) {
+            return Err(TrainError::NoLoss(loss.into()));
+        }
+        let step = build_train_step(&model, loss, opt, clip)?;
+        let mut state = init_params(&model, seed)?;
+        // Optimizer state starts at zero (its params are declared with a zeros init).
+        for (name, t) in init_params(&step.graph, seed)? {
+            state.entry(name).or_insert(t);
+        }
+        Ok(Trainer { model, loss: loss.into(), step, state, steps_done: 0 })
+    }
+
+    pub fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+
+    pub fn step_graph(&self) -> &Graph {
+        &self.step.graph
+    }
+
+    /// The model's params (not the optimizer state).
+    pub fn params(&self) -> HashMap<String, Tensor> {
+        self.step.params.iter().map(|n| (n.clone(), self.state[n].clone())).collect()
+    }
+
+    /// Runs one step on `inputs` at learning rate `lr`; returns the loss before the update.
+    pub fn step(&mut self, mut inputs: HashMap<String, Tensor>, lr: f64) -> Result<f64, TrainError> {
+        let t = self.steps_done + 1;
+        inputs.insert(LR_INPUT.into(), Tensor::scalar(DType::F32, lr));
+        inputs.insert(STEP_INPUT.into(), Tensor::scalar(DType::F32, t as f64));
+        let outputs = interpret(&self.step.graph, &inputs, &self.state)?;
+        let mut loss = f64::NAN;
+        for (o, value) in self.step.graph.outputs().iter().zip(outputs) {
+            match o.name.strip_prefix("next/") {
+                Some(name) => {
+                    self.state.insert(name.to_string(), value);
+                }
+                None => loss = value.data[0],
+            }
+        }
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged { step: t, value: loss });
+        }
+        self.steps_done = t;
+        Ok(loss)
+    }
+
+    /// The loss on `inputs` with the current params, without updating them.
+    pub fn eval(&self, inputs: &HashMap<String, Tensor>) -> Result<f64, TrainError> {
+        let outputs = interpret(&self.model, inputs, &self.state)?;
+        let i = self.model.outputs().iter().position(|o| o.name == self.loss).expect("checked in new");
+        Ok(outputs[i].data[0])
+    }
+
+    /// Saves params, optimizer state and the step count as safetensors.
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
+        let mut all = self.state.clone();
+        all.insert(STEP_KEY.into(), Tensor::scalar(DType::I64, self.steps_done as f64));
+        Ok(save_safetensors(path, &all)?)
+    }
+
+    /// Restores a checkpoint written by [`Trainer::save`] for the same model and optimizer.
+    pub fn load(&mut self, path: &Path) -> Result<(), TrainError> {
+        let mut saved = load_safetensors(path)?;
+        let bad = |why: String| TrainError::Checkpoint { path: path.display().to_string(), why };
+        let steps = saved.remove(STEP_KEY).ok_or_else(|| bad(format!("it has no `{STEP_KEY}` entry")))?;
+        for (name, current) in &self.state {
+            let t = saved.get(name).ok_or_else(|| bad(format!("it lacks `{name}`")))?;
+            if t.shape != current.shape || t.dtype != current.dtype {
+                return Err(bad(format!(
+                    "`{name}` is {}{:?} there but {}{:?} here",
+                    t.dtype, t.shape, current.dtype, current.shape
+                )));
+            }
+        }
+        for name in self.step.params.iter().chain(&self.step.state) {
+            self.state.insert(name.clone(), saved.remove(name).expect("checked above"));
+        }
+        self.steps_done = steps.data[0] as u64;
+        Ok(())
+    }
+}

@@ -1,0 +1,173 @@
+//! The training step graphs against hand-written optimizer updates, and checkpoint resume.
+
+use std::collections::HashMap;
+
+use irc_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, TensorType};
+use irc_passes::Optimizer;
+use irc_runtime::{Rng, Schedule, Tensor, Trainer};
+
+/// `loss = sum(a * wa) + sum(b * wb)` with fixed `wa`, `wb`: the gradients are exactly `wa` and `wb`.
+/// `a` is a matrix (weight decay applies), `b` a vector (it does not).
+fn linear_model(wa: &[f64], wb: &[f64]) -> Graph {
+    let mut g = Graph::new("lin");
+    let term = |g: &mut Graph, name: &str, dims: &[usize], w: &[f64]| {
+        let ty = TensorType::new(DType::F64, Shape::of(dims));
+        let p = g.push(Op::Param { name: name.into(), ty: ty.clone(), init: Init::Ones }, &[]).unwrap();
+        let w = g.push(Op::Literal { ty, data: w.to_vec() }, &[]).unwrap();
+        let pw = g.push(Op::Binary { op: BinaryOp::Mul }, &[p, w]).unwrap();
+        let s = g.push(Op::Reduce { op: ReduceOp::Sum, axes: (0..dims.len()).collect() }, &[pw]).unwrap();
+        g.push(Op::Reshape { shape: Shape::scalar() }, &[s]).unwrap()
+    };
+    let ta = term(&mut g, "a", &[2, 2], wa);
+    let tb = term(&mut g, "b", &[2], wb);
+    let loss = g.push(Op::Binary { op: BinaryOp::Add }, &[ta, tb]).unwrap();
+    g.add_output("loss", loss).unwrap();
+    g
+}
+
+/// The learning rate, step number, bias corrections and clip scale are f32 scalars in the step graph
+/// (shared by params of every dtype), so f64 params match the f64 formula to f32 precision.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-6 * b.abs().max(1.0)
+}
+
+#[test]
+fn adamw_matches_the_formula() {
+    let (wa, wb) = ([0.5, -2.0, 3.0, 0.25], [1.5, -0.75]);
+    let (beta1, beta2, eps, wd) = (0.9, 0.99, 1e-8, 0.1);
+    let opt = Optimizer::AdamW { beta1, beta2, eps, weight_decay: wd };
+    let mut tr = Trainer::new(linear_model(&wa, &wb), "loss", opt, None, 0).unwrap();
+    let lrs = [0.1, 0.05, 0.02];
+    for &lr in &lrs {
+        tr.step(HashMap::new(), lr).unwrap();
+    }
+    for (name, w, decays) in [("a", &wa[..], true), ("b", &wb[..], false)] {
+        for (i, &g) in w.iter().enumerate() {
+            let (mut p, mut m, mut v) = (1.0f64, 0.0, 0.0);
+            for (t, &lr) in lrs.iter().enumerate() {
+                let t = t as i32 + 1;
+                m = beta1 * m + (1.0 - beta1) * g;
+                v = beta2 * v + (1.0 - beta2) * g * g;
+                let (mh, vh) = (m / (1.0 - beta1.powi(t)), v / (1.0 - beta2.powi(t)));
+                p -= lr * (mh / (vh.sqrt() + eps) + if decays { wd * p } else { 0.0 });
+            }
+            let got = tr.params()[name].data[i];
+            assert!(close(got, p), "{name}[{i}]: {got} vs {p}");
+        }
+    }
+}
+
+#[test]
+fn sgd_momentum_matches_the_formula() {
+    let (wa, wb) = ([0.5, -2.0, 3.0, 0.25], [1.5, -0.75]);
+    let opt = Optimizer::Sgd { momentum: 0.8, weight_decay: 0.01 };
+    let mut tr = Trainer::new(linear_model(&wa, &wb), "loss", opt, None, 0).unwrap();
+    for _ in 0..3 {
+        tr.step(HashMap::new(), 0.1).unwrap();
+    }
+    for (name, w, decays) in [("a", &wa[..], true), ("b", &wb[..], false)] {
+        for (i, &g) in w.iter().enumerate() {
+            let (mut p, mut buf) = (1.0f64, 0.0);
+            for _ in 0..3 {
+                buf = 0.8 * buf + g + if decays { 0.01 * p } else { 0.0 };
+                p -= 0.1 * buf;
+            }
+            assert!(close(tr.params()[name].data[i], p), "{name}[{i}]");
+        }
+    }
+}
+
+#[test]
+fn clipping_bounds_the_global_gradient_norm() {
+    // Plain SGD without momentum moves each param by lr * clipped gradient.
+    let (wa, wb) = ([3.0, 0.0, 0.0, 0.0], [0.0, 4.0]);
+    let opt = Optimizer::Sgd { momentum: 0.0, weight_decay: 0.0 };
+    let mut tr = Trainer::new(linear_model(&wa, &wb), "loss", opt, Some(1.0), 0).unwrap();
+    tr.step(HashMap::new(), 1.0).unwrap();
+    let p = tr.params();
+    let scale = 1.0 / (5.0 + 1e-6);
+    assert!(close(p["a"].data[0], 1.0 - 3.0 * scale));
+    assert!(close(p["b"].data[1], 1.0 - 4.0 * scale));
+    assert!(close(p["a"].data[1], 1.0));
+}
+
+#[test]
+fn schedule_warms_up_then_decays() {
+    let s = Schedule { base: 1.0, warmup: 10, total: 110, min_ratio: 0.1 };
+    assert!(close(s.lr(5), 0.5));
+    assert!(close(s.lr(10), 1.0));
+    assert!(close(s.lr(60), 0.55));
+    assert!(close(s.lr(110), 0.1));
+    assert!(close(s.lr(500), 0.1));
+}
+
+fn tiny_gpt() -> Graph {
+    let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let config = [
+        kv("loss", "true"),
+        kv("d", "16"),
+        kv("heads", "2"),
+        kv("layers", "1"),
+        kv("vocab", "32"),
+        kv("max_seq", "16"),
+    ];
+    irc_frontends::build("gpt-tiny", &config).unwrap()
+}
+
+fn batch(step: u64) -> HashMap<String, Tensor> {
+    let mut rng = Rng::new(1000 + step);
+    let tokens: Vec<f64> = (0..2 * 9).map(|_| rng.below(32) as f64).collect();
+    let cut = |off: usize| -> Vec<f64> { (0..2).flat_map(|b| tokens[b * 9 + off..b * 9 + off + 8].to_vec()).collect() };
+    HashMap::from([
+        ("tokens".to_string(), Tensor::new(DType::I32, vec![2, 8], cut(0))),
+        ("targets".to_string(), Tensor::new(DType::I32, vec![2, 8], cut(1))),
+    ])
+}
+
+#[test]
+fn resuming_from_a_checkpoint_reproduces_the_run() {
+    let dir = std::env::temp_dir().join(format!("irc-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ckpt = dir.join("ckpt.safetensors");
+    let new = || Trainer::new(tiny_gpt(), "loss", Optimizer::adamw(), Some(1.0), 7).unwrap();
+
+    let mut straight = new();
+    let losses: Vec<f64> = (1..=4).map(|s| straight.step(batch(s), 1e-2).unwrap()).collect();
+
+    let mut first = new();
+    for s in 1..=2 {
+        first.step(batch(s), 1e-2).unwrap();
+    }
+    first.save(&ckpt).unwrap();
+    let mut resumed = new();
+    resumed.load(&ckpt).unwrap();
+    assert_eq!(resumed.steps_done(), 2);
+    let after: Vec<f64> = (3..=4).map(|s| resumed.step(batch(s), 1e-2).unwrap()).collect();
+    assert_eq!(after, losses[2..]);
+    assert_eq!(resumed.params(), straight.params());
+
+    // A checkpoint of another model is refused with a reason.
+    let other = Trainer::new(linear_model(&[1.0; 4], &[1.0; 2]), "loss", Optimizer::adamw(), None, 0).unwrap();
+    other.save(&ckpt).unwrap();
+    let err = new().load(&ckpt).unwrap_err().to_string();
+    assert!(err.contains("does not fit this model"), "{err}");
+}
+
+#[test]
+fn training_lowers_the_loss() {
+    let mut tr = Trainer::new(tiny_gpt(), "loss", Optimizer::adamw(), Some(1.0), 3).unwrap();
+    // One fixed batch: a model that can fit it must drive its loss well below ln(32) = 3.47.
+    let first = tr.step(batch(0), 1e-2).unwrap();
+    let mut last = first;
+    for _ in 0..40 {
+        last = tr.step(batch(0), 1e-2).unwrap();
+    }
+    assert!(first > 3.0 && last < 1.5, "loss {first} -> {last}");
+}
+
+#[test]
+fn bad_training_setups_are_reported() {
+    let g = linear_model(&[1.0; 4], &[1.0; 2]);
+    let err = Trainer::new(g, "nll", Optimizer::adamw(), None, 0).err().unwrap().to_string();
+    assert!(err.contains("no scalar output `nll`"), "{err}");
+}
