@@ -315,3 +315,42 @@ impl Op {
         )
     }
 }
+
+impl Op {
+    /// One op per mnemonic, with placeholder fields: the complete list of primitives.
+    pub fn prototypes() -> Vec<Op> {
+        let ty = TensorType::new(DType::F32, Shape::scalar());
+        let (shape, d0) = (Shape::scalar(), Dim::Static(0));
+        let structural = [
+            Op::Input { name: String::new(), ty: ty.clone() },
+            Op::Param { name: String::new(), ty: ty.clone(), init: Init::default() },
+            Op::Const { value: 0.0, dtype: DType::F32 },
+            Op::Literal { ty: ty.clone(), data: vec![] },
+            Op::Iota { axis: 0, ty },
+            Op::Cast { dtype: DType::F32 },
+            Op::Select,
+            Op::Cumsum { axis: 0, reverse: false },
+            Op::Reshape { shape: shape.clone() },
+            Op::Permute { perm: vec![] },
+            Op::Expand { shape },
+            Op::Slice { axis: 0, start: 0, end: d0.clone() },
+            Op::Pad { axis: 0, before: 0, after: 0 },
+            Op::Concat { axis: 0 },
+            Op::MatMul,
+            Op::Gather { axis: 0 },
+            Op::ScatterAdd { axis: 0, size: d0 },
+        ];
+        UNARY_NAMES
+            .iter()
+            .map(|&(op, _)| Op::Unary { op })
+            .chain(BINARY_NAMES.iter().map(|&(op, _)| Op::Binary { op }))
+            .chain(REDUCE_NAMES.iter().map(|&(op, _)| Op::Reduce { op, axes: vec![] }))
+            .chain(structural)
+            .collect()
+    }
+
+    /// The prototype of the op called `mnemonic`, if there is one.
+    pub fn prototype(mnemonic: &str) -> Option<Op> {
+        Op::prototypes().into_iter().find(|op| op.name() == mnemonic)
+    }
+}

@@ -1,7 +1,7 @@
 //! The `.irc` text format and JSON round-trip exactly, for hand-written graphs covering every op and for
 //! random graphs.
 
-use irc_ir::{BINARY_NAMES, DType, Dim, Graph, Init, Op, REDUCE_NAMES, Shape, TensorType, UNARY_NAMES, parse, print};
+use irc_ir::{DType, Dim, Graph, Init, Op, Shape, TensorType, parse, print};
 use irc_tests::fixtures::{ALL_OPS_SRC, all_ops_graph};
 use irc_tests::{GenConfig, graph_strategy, random_graph, random_static_graph};
 use proptest::prelude::*;
@@ -23,27 +23,7 @@ fn assert_json_round_trip(g: &Graph) {
 fn all_ops_fixture_covers_every_mnemonic() {
     let g = all_ops_graph();
     let used: Vec<&str> = g.nodes().iter().map(|n| n.op.name()).collect();
-    let structural = [
-        "input",
-        "param",
-        "const",
-        "literal",
-        "iota",
-        "cast",
-        "select",
-        "cumsum",
-        "reshape",
-        "permute",
-        "expand",
-        "slice",
-        "pad",
-        "concat",
-        "matmul",
-        "gather",
-        "scatter_add",
-    ];
-    let tables = UNARY_NAMES.iter().map(|(_, n)| *n).chain(BINARY_NAMES.iter().map(|(_, n)| *n));
-    for name in tables.chain(REDUCE_NAMES.iter().map(|(_, n)| *n)).chain(structural) {
+    for name in Op::prototypes().iter().map(Op::name) {
         assert!(used.contains(&name), "all_ops.irc does not use `{name}`");
     }
     for init in ["zeros", "ones", "normal(", "uniform("] {

@@ -6,45 +6,13 @@ use std::collections::{HashMap, HashSet};
 use super::ParseError;
 use super::attr::{Attr, AttrKind, default_attr, key_kind, op_attrs};
 use super::lex::{Tok, Token, lex};
-use crate::{BINARY_NAMES, DType, Dim, Graph, Init, IrError, NodeId, Op, REDUCE_NAMES, Shape, TensorType, UNARY_NAMES};
+use crate::{DType, Dim, Graph, Init, IrError, NodeId, Op, Shape, TensorType};
 
 /// Parses a graph written in the `.irc` text format (see `docs/IR.md`). The result passes
 /// [`Graph::verify`]; any malformed input, including a type error, is a [`ParseError`].
 pub fn parse(src: &str) -> Result<Graph, ParseError> {
     let toks = lex(src)?;
     Parser { src, toks, pos: 0, g: Graph::new(""), names: HashMap::new(), leaf_names: HashSet::new() }.graph()
-}
-
-/// An op with placeholder fields for every mnemonic; the names come from `Op::name` and the op tables.
-fn prototype(mnemonic: &str) -> Option<Op> {
-    let ty = TensorType::new(DType::F32, Shape::scalar());
-    let (shape, d0) = (Shape::scalar(), Dim::Static(0));
-    let structural = [
-        Op::Input { name: String::new(), ty: ty.clone() },
-        Op::Param { name: String::new(), ty: ty.clone(), init: Init::default() },
-        Op::Const { value: 0.0, dtype: DType::F32 },
-        Op::Literal { ty: ty.clone(), data: vec![] },
-        Op::Iota { axis: 0, ty },
-        Op::Cast { dtype: DType::F32 },
-        Op::Select,
-        Op::Cumsum { axis: 0, reverse: false },
-        Op::Reshape { shape: shape.clone() },
-        Op::Permute { perm: vec![] },
-        Op::Expand { shape },
-        Op::Slice { axis: 0, start: 0, end: d0.clone() },
-        Op::Pad { axis: 0, before: 0, after: 0 },
-        Op::Concat { axis: 0 },
-        Op::MatMul,
-        Op::Gather { axis: 0 },
-        Op::ScatterAdd { axis: 0, size: d0 },
-    ];
-    UNARY_NAMES
-        .iter()
-        .map(|&(op, _)| Op::Unary { op })
-        .chain(BINARY_NAMES.iter().map(|&(op, _)| Op::Binary { op }))
-        .chain(REDUCE_NAMES.iter().map(|&(op, _)| Op::Reduce { op, axes: vec![] }))
-        .chain(structural)
-        .find(|op| op.name() == mnemonic)
 }
 
 struct Parser<'a> {
@@ -218,7 +186,7 @@ impl Parser<'_> {
         let Tok::Ident(mnemonic) = op_tok.tok.clone() else {
             return Err(self.err(&op_tok, format!("expected an op name, found {}", op_tok.tok.describe())));
         };
-        let proto = prototype(&mnemonic).ok_or_else(|| self.err(&op_tok, format!("unknown op `{mnemonic}`")))?;
+        let proto = Op::prototype(&mnemonic).ok_or_else(|| self.err(&op_tok, format!("unknown op `{mnemonic}`")))?;
 
         // Operands: a name string for inputs and params, an optional bare value for const, else `%a, %b`.
         let mut leaf_name = None;
