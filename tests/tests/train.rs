@@ -171,3 +171,26 @@ fn bad_training_setups_are_reported() {
     let err = Trainer::new(g, "nll", Optimizer::adamw(), None, 0).err().unwrap().to_string();
     assert!(err.contains("no scalar output `nll`"), "{err}");
 }
+
+#[test]
+fn short_run_on_the_bundled_corpus_beats_the_unigram_baseline() {
+    // A shorter, deterministic version of `irc train zoo:gpt-tiny`: 1 block of width 32, 60 AdamW steps
+    // of 8 x 32 bytes. Measured: validation loss 3.31 against the baseline 3.67 (seed 0).
+    use irc_runtime::{Corpus, Split};
+    let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let config = [kv("loss", "true"), kv("d", "32"), kv("heads", "2"), kv("layers", "1")];
+    let g = irc_frontends::build("gpt-tiny", &config).unwrap();
+    let corpus = Corpus::bundled();
+    let mut tr = Trainer::new(g, "loss", Optimizer::adamw(), Some(1.0), 0).unwrap();
+    let schedule = Schedule { base: 1e-2, warmup: 6, total: 60, min_ratio: 0.1 };
+    let feed = |(tokens, targets): (Tensor, Tensor)| {
+        HashMap::from([("tokens".to_string(), tokens), ("targets".to_string(), targets)])
+    };
+    for step in 1..=60 {
+        tr.step(feed(corpus.batch(Split::Train, 8, 32, 0, step).unwrap()), schedule.lr(step)).unwrap();
+    }
+    let val = corpus.val_batches(8, 32, 4).unwrap();
+    let loss = val.into_iter().map(|b| tr.eval(&feed(b)).unwrap()).sum::<f64>() / 4.0;
+    let baseline = corpus.unigram_val_cross_entropy();
+    assert!(loss < baseline - 0.2, "validation loss {loss} is not clearly below the unigram baseline {baseline}");
+}
