@@ -1,1 +1,4 @@
-//! Code generation: the kernel IR shared by the Cranelift, WGSL and PTX backends (not yet written).
+//! Code generation: the kernel IR that every backend reads, lowering from tensor-IR graphs to kernels,
+//! and the code generators.
+
+pub mod kir;

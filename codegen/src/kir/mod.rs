@@ -1,0 +1,278 @@
+//! The kernel IR: loop-level programs that every code generator (Cranelift, WGSL, PTX) reads.
+//!
+//! A [`Kernel`] is a parallel index space (its `grid`: independent iterations, outermost first) around a
+//! body of structured statements: loops, local variables (accumulators are variables that are reassigned),
+//! and stores. Values are expression trees over loads, constants, variables and the primitive elementwise
+//! ops; index arithmetic is ordinary `i64` expressions, so movement ops of the tensor IR become index
+//! expressions here instead of copies. A [`Program`] is the kernels of one graph with the buffers they
+//! read and write and the order of their launches.
+
+mod print;
+
+use irc_ir::{DType, NodeId, Shape, UnaryOp};
+
+pub use print::{print_kernel, print_program};
+
+/// A local variable of a kernel: grid and loop indices, let-bound values, accumulators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+/// Binary ops of the kernel IR: the tensor IR's, plus `Rem` for index arithmetic. Integer `Div` and
+/// `Rem` truncate toward zero (indices are never negative where they are used).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Max,
+    Min,
+    Pow,
+    Lt,
+    Le,
+    Eq,
+    Ne,
+}
+
+impl BinOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinOp::Lt | BinOp::Le | BinOp::Eq | BinOp::Ne)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BinOp::Add => "add",
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "div",
+            BinOp::Rem => "rem",
+            BinOp::Max => "max",
+            BinOp::Min => "min",
+            BinOp::Pow => "pow",
+            BinOp::Lt => "lt",
+            BinOp::Le => "le",
+            BinOp::Eq => "eq",
+            BinOp::Ne => "ne",
+        }
+    }
+}
+
+impl From<irc_ir::BinaryOp> for BinOp {
+    fn from(op: irc_ir::BinaryOp) -> BinOp {
+        use irc_ir::BinaryOp as B;
+        match op {
+            B::Add => BinOp::Add,
+            B::Sub => BinOp::Sub,
+            B::Mul => BinOp::Mul,
+            B::Div => BinOp::Div,
+            B::Max => BinOp::Max,
+            B::Min => BinOp::Min,
+            B::Pow => BinOp::Pow,
+            B::Lt => BinOp::Lt,
+            B::Le => BinOp::Le,
+            B::Eq => BinOp::Eq,
+            B::Ne => BinOp::Ne,
+        }
+    }
+}
+
+/// A value. Every expression has a dtype (see [`Kernel::dtype_of`]); indices and sizes are `i64`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Const {
+        value: f64,
+        dtype: DType,
+    },
+    Var(VarId),
+    /// The run-time value of the kernel's symbolic size `sizes[i]`, as `i64`.
+    Size(usize),
+    /// Element `index` (an `i64` element offset) of buffer argument `buf`.
+    Load {
+        buf: usize,
+        index: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        arg: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `cond ? a : b`; both sides are evaluated, so loads under a select must be in bounds.
+    Select {
+        cond: Box<Expr>,
+        a: Box<Expr>,
+        b: Box<Expr>,
+    },
+    Cast {
+        dtype: DType,
+        arg: Box<Expr>,
+    },
+}
+
+impl Expr {
+    pub fn index(v: i64) -> Expr {
+        Expr::Const { value: v as f64, dtype: DType::I64 }
+    }
+
+    pub fn constant(value: f64, dtype: DType) -> Expr {
+        Expr::Const { value, dtype }
+    }
+
+    pub fn load(buf: usize, index: Expr) -> Expr {
+        Expr::Load { buf, index: Box::new(index) }
+    }
+
+    pub fn unary(op: UnaryOp, arg: Expr) -> Expr {
+        Expr::Unary { op, arg: Box::new(arg) }
+    }
+
+    pub fn binary(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
+        Expr::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }
+    }
+
+    pub fn select(cond: Expr, a: Expr, b: Expr) -> Expr {
+        Expr::Select { cond: Box::new(cond), a: Box::new(a), b: Box::new(b) }
+    }
+
+    pub fn cast(dtype: DType, arg: Expr) -> Expr {
+        Expr::Cast { dtype, arg: Box::new(arg) }
+    }
+}
+
+/// A statement of a kernel body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    /// Defines `var` (declared in [`Kernel::vars`]) with an initial value.
+    Let { var: VarId, value: Expr },
+    /// Gives a defined variable a new value (accumulators).
+    Assign { var: VarId, value: Expr },
+    /// `for var in 0..extent { body }`, in order.
+    Loop { var: VarId, extent: Expr, body: Vec<Stmt> },
+    /// Writes `value` to element `index` of buffer argument `buf`.
+    Store { buf: usize, index: Expr, value: Expr },
+}
+
+/// Whether a kernel reads or writes a buffer argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BufferArg {
+    pub name: String,
+    pub dtype: DType,
+    pub access: Access,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarDecl {
+    pub name: String,
+    pub dtype: DType,
+}
+
+/// Where a kernel came from and what it costs, for dumps and the cost model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KernelInfo {
+    /// The tensor-IR nodes the kernel computes.
+    pub nodes: Vec<NodeId>,
+    /// Bytes read and written (an `i64` expression over the sizes).
+    pub bytes: Option<Expr>,
+    /// Floating-point operations (an `i64` expression over the sizes).
+    pub flops: Option<Expr>,
+}
+
+/// One kernel: `for grid vars in parallel { body }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    pub name: String,
+    pub buffers: Vec<BufferArg>,
+    /// Symbolic sizes the kernel reads with [`Expr::Size`], by name.
+    pub sizes: Vec<String>,
+    pub vars: Vec<VarDecl>,
+    /// The parallel index space, outermost first: every combination of grid indices runs the body
+    /// once, in any order and concurrently, so iterations must not write the same element.
+    pub grid: Vec<(VarId, Expr)>,
+    pub body: Vec<Stmt>,
+    pub info: KernelInfo,
+}
+
+impl Kernel {
+    pub fn new(name: impl Into<String>) -> Kernel {
+        Kernel {
+            name: name.into(),
+            buffers: Vec::new(),
+            sizes: Vec::new(),
+            vars: Vec::new(),
+            grid: Vec::new(),
+            body: Vec::new(),
+            info: KernelInfo::default(),
+        }
+    }
+
+    /// Declares a new variable.
+    pub fn var(&mut self, name: impl Into<String>, dtype: DType) -> VarId {
+        self.vars.push(VarDecl { name: name.into(), dtype });
+        VarId(self.vars.len() as u32 - 1)
+    }
+
+    /// The dtype of `e` in this kernel.
+    pub fn dtype_of(&self, e: &Expr) -> DType {
+        match e {
+            Expr::Const { dtype, .. } | Expr::Cast { dtype, .. } => *dtype,
+            Expr::Var(v) => self.vars[v.0 as usize].dtype,
+            Expr::Size(_) => DType::I64,
+            Expr::Load { buf, .. } => self.buffers[*buf].dtype,
+            Expr::Unary { arg, .. } => self.dtype_of(arg),
+            Expr::Binary { op, lhs, .. } => {
+                if op.is_comparison() {
+                    DType::Bool
+                } else {
+                    self.dtype_of(lhs)
+                }
+            }
+            Expr::Select { a, .. } => self.dtype_of(a),
+        }
+    }
+}
+
+/// What a program-level buffer holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BufferKind {
+    Input(String),
+    Param(String),
+    /// A constant tensor (a literal of the graph), row-major.
+    Constant(Vec<f64>),
+    /// An intermediate, written by one kernel and read by later ones.
+    Temp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buffer {
+    pub dtype: DType,
+    pub shape: Shape,
+    pub kind: BufferKind,
+}
+
+/// A kernel launch: `args[i]` is the program buffer bound to the kernel's buffer argument `i`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Launch {
+    pub kernel: usize,
+    pub args: Vec<usize>,
+}
+
+/// The kernels of one graph, its buffers, and the order to launch them in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub name: String,
+    pub buffers: Vec<Buffer>,
+    pub kernels: Vec<Kernel>,
+    pub launches: Vec<Launch>,
+    /// Graph outputs: (name, buffer).
+    pub outputs: Vec<(String, usize)>,
+}
