@@ -2,3 +2,6 @@
 //! and the code generators.
 
 pub mod kir;
+pub mod plan;
+
+pub use plan::{MemoryPlan, plan_memory};
