@@ -1,0 +1,231 @@
+//! Function skeletons and statements: the grid walk of the kernel function, the grid-total function,
+//! and loops.
+//!
+//! The kernel function walks its flattened range `start..end` one grid row at a time: it unravels the
+//! row's first index into the grid variables, then runs the innermost grid variable as an ordinary
+//! loop over the part of the row inside the range, so rows get the same loop code (and SIMD) as loops.
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{Function, InstBuilder, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module};
+
+use super::expr::{Tx, helper_signature, iconst, reg_type};
+use super::helpers::Helper;
+use super::{CompileOptions, simd};
+use crate::kir::{Kernel, Stmt, VarId};
+
+/// The imported helper functions, by (helper, is f64).
+pub(super) type HelperIds = HashMap<(Helper, bool), FuncId>;
+
+/// Declares every helper as an import; the error is Cranelift's message.
+pub(super) fn declare_helpers(module: &mut JITModule) -> Result<HelperIds, String> {
+    let mut ids = HashMap::new();
+    for &helper in Helper::ALL {
+        let (f32_name, f64_name) = helper.names();
+        for (name, ty, is_f64) in [(f32_name, types::F32, false), (f64_name, types::F64, true)] {
+            let sig = helper_signature(module, helper, ty);
+            let id = module.declare_function(name, Linkage::Import, &sig).map_err(|e| e.to_string())?;
+            ids.insert((helper, is_f64), id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Per-function setup: the entry block, the kernel's variables, buffer addresses and sizes.
+fn begin<'a, 'f>(
+    module: &'a mut JITModule,
+    func: &'f mut Function,
+    fctx: &'f mut FunctionBuilderContext,
+    k: &'a Kernel,
+    helper_ids: &'a HelperIds,
+    options: CompileOptions,
+) -> (Tx<'a, 'f>, Vec<Value>) {
+    let ptr = module.target_config().pointer_type();
+    let mut b = FunctionBuilder::new(func, fctx);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let vars = k.vars.iter().map(|v| b.declare_var(reg_type(v.dtype))).collect();
+    let mut tx = Tx { k, b, module, options, vars, bufs: Vec::new(), sizes: Vec::new(), helper_ids, simd_loops: 0 };
+    // The kernel function's parameters are (args, sizes, start, end); the total function's (sizes).
+    let (args, sizes) = if params.len() == 4 { (Some(params[0]), params[1]) } else { (None, params[0]) };
+    tx.sizes = tx.load_table(sizes, types::I64, k.sizes.len());
+    if let Some(args) = args {
+        tx.bufs = tx.load_table(args, ptr, k.buffers.len());
+    }
+    (tx, params)
+}
+
+fn finish(tx: Tx) {
+    let config = tx.module.target_config();
+    let mut b = tx.b;
+    b.seal_all_blocks();
+    b.finalize(config);
+}
+
+/// Builds `kernel(args, sizes, start, end)`; returns the number of SIMD loops.
+pub(super) fn build_kernel(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    k: &Kernel,
+    helper_ids: &HelperIds,
+    options: CompileOptions,
+) -> usize {
+    let (mut tx, params) = begin(module, func, fctx, k, helper_ids, options);
+    let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
+    let total = tx.grid_total(&extents);
+    let zero = iconst(&mut tx.b, types::I64, 0);
+    let start = tx.b.ins().smax(params[2], zero);
+    let end = tx.b.ins().smin(params[3], total);
+    let nonempty = tx.b.ins().icmp(IntCC::SignedLessThan, start, end);
+    let (work, done) = (tx.b.create_block(), tx.b.create_block());
+    tx.b.ins().brif(nonempty, work, &[], done, &[]);
+    tx.b.switch_to_block(work);
+    match k.grid.split_last() {
+        None => tx.stmts(&k.body),
+        Some(((inner, _), outer)) => tx.grid_rows(outer, *inner, &extents, start, end),
+    }
+    tx.b.ins().jump(done, &[]);
+    tx.b.switch_to_block(done);
+    tx.b.ins().return_(&[]);
+    let simd_loops = tx.simd_loops;
+    finish(tx);
+    simd_loops
+}
+
+/// Builds `grid_total(sizes) -> i64`.
+pub(super) fn build_total(
+    module: &mut JITModule,
+    func: &mut Function,
+    fctx: &mut FunctionBuilderContext,
+    k: &Kernel,
+    helper_ids: &HelperIds,
+) {
+    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions { simd: false });
+    let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
+    let total = tx.grid_total(&extents);
+    tx.b.ins().return_(&[total]);
+    finish(tx);
+}
+
+impl Tx<'_, '_> {
+    /// The product of the extents, or 0 when any extent is not positive (so that a non-empty range
+    /// implies every extent is positive and the unravelling divisions are safe).
+    fn grid_total(&mut self, extents: &[Value]) -> Value {
+        let mut total = iconst(&mut self.b, types::I64, 1);
+        let mut valid = iconst(&mut self.b, types::I8, 1);
+        for &e in extents {
+            total = self.b.ins().imul(total, e);
+            let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, e, 0);
+            valid = self.b.ins().band(valid, positive);
+        }
+        let zero = iconst(&mut self.b, types::I64, 0);
+        self.b.ins().select(valid, total, zero)
+    }
+
+    /// Runs flattened indices `start..end` row by row (see the module docs).
+    fn grid_rows(
+        &mut self,
+        outer: &[(VarId, crate::kir::Expr)],
+        inner: VarId,
+        extents: &[Value],
+        start: Value,
+        end: Value,
+    ) {
+        let width = extents[extents.len() - 1];
+        let idx = self.b.declare_var(types::I64);
+        self.b.def_var(idx, start);
+        let (header, row, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(idx);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, end);
+        self.b.ins().brif(more, row, &[], exit, &[]);
+
+        self.b.switch_to_block(row);
+        // Extents are positive here and indices non-negative: unsigned division is exact and cheaper.
+        let mut q = self.b.ins().udiv(i, width);
+        let row_start = self.b.ins().imul(q, width);
+        let col = self.b.ins().isub(i, row_start);
+        for (d, (var, _)) in outer.iter().enumerate().rev() {
+            let value = if d == 0 {
+                q
+            } else {
+                let v = self.b.ins().urem(q, extents[d]);
+                q = self.b.ins().udiv(q, extents[d]);
+                v
+            };
+            self.b.def_var(self.vars[var.0 as usize], value);
+        }
+        let in_row = self.b.ins().isub(width, col);
+        let in_range = self.b.ins().isub(end, i);
+        let len = self.b.ins().smin(in_row, in_range);
+        let col_end = self.b.ins().iadd(col, len);
+        let k = self.k;
+        self.range_loop(inner, col, col_end, &k.body);
+        let next = self.b.ins().iadd(i, len);
+        self.b.def_var(idx, next);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(exit);
+    }
+
+    pub fn stmts(&mut self, body: &[Stmt]) {
+        for s in body {
+            match s {
+                Stmt::Let { var, value } | Stmt::Assign { var, value } => {
+                    let v = self.expr(value);
+                    self.b.def_var(self.vars[var.0 as usize], v);
+                }
+                Stmt::Store { buf, index, value } => {
+                    let index = self.expr(index);
+                    let value = self.expr(value);
+                    self.store(*buf, index, value);
+                }
+                Stmt::Loop { var, extent, body } => {
+                    let zero = iconst(&mut self.b, types::I64, 0);
+                    let extent = self.expr(extent);
+                    self.range_loop(*var, zero, extent, body);
+                }
+            }
+        }
+    }
+
+    /// `for var in lo..hi { body }`: an f32x4 main part and a scalar tail when the body qualifies.
+    fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
+        if self.options.simd && simd::eligible(self.k, var, body) {
+            let rest = self.simd_loop(var, lo, hi, body);
+            self.simd_loops += 1;
+            self.scalar_loop(var, rest, hi, body);
+        } else {
+            self.scalar_loop(var, lo, hi, body);
+        }
+    }
+
+    pub fn scalar_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
+        let v = self.vars[var.0 as usize];
+        self.b.def_var(v, lo);
+        let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(v);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
+        self.b.ins().brif(more, block, &[], exit, &[]);
+
+        self.b.switch_to_block(block);
+        self.stmts(body);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(v, next);
+        self.b.ins().jump(header, &[]);
+
+        self.b.switch_to_block(exit);
+    }
+}
