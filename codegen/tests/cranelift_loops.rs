@@ -414,3 +414,27 @@ fn clif_text_shows_both_functions() {
     assert_eq!(text.matches("function ").count(), 2, "{text}");
     assert_eq!(compiled.name(), "row_sum");
 }
+
+/// A transpose: the store is contiguous in the inner grid variable, the load is strided, so the vector
+/// loop gathers four scalars per step.
+#[test]
+fn strided_loads_are_gathered_in_simd_loops() {
+    let mut b = Builder::new("transpose_f32");
+    let (r, c) = (b.size("R"), b.size("C"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let j = b.grid("j", c.clone());
+    let i = b.grid("i", r.clone());
+    let value = mul(Expr::load(x, add(mul(var(i), c), var(j))), Expr::constant(-1.0, DType::F32));
+    b.k.body = vec![store(out, add(mul(var(j), r), var(i)), value)];
+    assert_eq!(compile_kernel(&b.k).unwrap().simd_loops(), 1);
+    for (rr, cc) in [(1usize, 1usize), (5, 3), (9, 4), (2, 11)] {
+        let xs = f32s(rr * cc, 2);
+        let res = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, rr * cc)], &[rr as i64, cc as i64]);
+        for jj in 0..cc {
+            for ii in 0..rr {
+                assert_eq!(res[1].f32()[jj * rr + ii], -xs[ii * cc + jj]);
+            }
+        }
+    }
+}

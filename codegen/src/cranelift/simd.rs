@@ -3,7 +3,8 @@
 //! - only `Let`s of f32 variables (not used earlier in the body) and `Store`s to f32 buffers at an
 //!   index contiguous in the loop variable (`base + var`, `base` invariant);
 //! - every value is f32 arithmetic, an f32 select on an f32 comparison, a constant, a variable, or a
-//!   load whose index is contiguous in the loop variable or invariant;
+//!   load whose index reads no variable defined in the body: a vector load when the index is
+//!   contiguous in the loop variable, a splat when it is invariant, four scalar loads otherwise;
 //! - a buffer the body stores to is stored and loaded at one index only, so no iteration reads what
 //!   another writes.
 //!
@@ -14,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types};
+use cranelift_frontend::Variable;
 use irc_ir::{DType, UnaryOp};
 
 use super::expr::{Tx, float_cc, mem_flags};
@@ -70,7 +72,7 @@ fn vector_ok<'e>(
         }
         Expr::Load { buf, index } => {
             loads.push((*buf, index));
-            k.buffers[*buf].dtype == DType::F32 && matches!(stride(var, &|u| locals.contains(&u), index), Some(0 | 1))
+            k.buffers[*buf].dtype == DType::F32 && !mentions(index, locals)
         }
         Expr::Unary { arg, .. } => k.dtype_of(arg) == DType::F32 && ok(arg, loads, used),
         Expr::Binary { op, lhs, rhs } => {
@@ -109,6 +111,17 @@ fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<i64>
         Expr::Unary { op: UnaryOp::Neg, arg } => s(arg)?.checked_neg(),
         Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
         Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
+    }
+}
+
+/// Whether `e` reads any of `vars`.
+fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
+    match e {
+        Expr::Var(u) => vars.contains(u),
+        Expr::Const { .. } | Expr::Size(_) => false,
+        Expr::Load { index: x, .. } | Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => mentions(x, vars),
+        Expr::Binary { lhs, rhs, .. } => mentions(lhs, vars) || mentions(rhs, vars),
+        Expr::Select { cond, a, b } => mentions(cond, vars) || mentions(a, vars) || mentions(b, vars),
     }
 }
 
@@ -170,11 +183,18 @@ impl Tx<'_, '_> {
     fn vector(&mut self, var: VarId, locals: &HashMap<VarId, Value>, e: &Expr) -> Value {
         match e {
             Expr::Var(u) if locals.contains_key(u) => locals[u],
-            Expr::Load { buf, index } if stride(var, &|u| locals.contains_key(&u), index) == Some(1) => {
-                let index = self.expr(index);
-                let addr = self.address(*buf, index);
-                self.b.ins().load(types::F32X4, mem_flags(), addr, 0)
-            }
+            Expr::Load { buf, index } => match stride(var, &|u| locals.contains_key(&u), index) {
+                Some(1) => {
+                    let index = self.expr(index);
+                    let addr = self.address(*buf, index);
+                    self.b.ins().load(types::F32X4, mem_flags(), addr, 0)
+                }
+                Some(0) => {
+                    let s = self.expr(e);
+                    self.splat(s)
+                }
+                _ => self.gather(var, *buf, index),
+            },
             Expr::Unary { op, arg } => {
                 let x = self.vector(var, locals, arg);
                 if let Some(helper) = unary_helper(*op) {
@@ -232,6 +252,28 @@ impl Tx<'_, '_> {
         let x = self.vector(var, locals, a);
         let y = self.vector(var, locals, b);
         self.b.ins().bitselect(mask, x, y)
+    }
+
+    /// Loads `buf[index]` for each lane's value of `var` (any index that reads no body-local variable).
+    fn gather(&mut self, var: VarId, buf: usize, index: &Expr) -> Value {
+        let v = self.vars[var.0 as usize];
+        let i = self.b.use_var(v);
+        let first = self.load_at_lane(v, i, 0, buf, index);
+        let mut out = self.splat(first);
+        for lane in 1..LANES {
+            let x = self.load_at_lane(v, i, lane, buf, index);
+            out = self.b.ins().insertlane(out, x, lane);
+        }
+        self.b.def_var(v, i);
+        out
+    }
+
+    /// `buf[index]` with the loop variable `v` set to `i + lane`.
+    fn load_at_lane(&mut self, v: Variable, i: Value, lane: u8, buf: usize, index: &Expr) -> Value {
+        let at = self.b.ins().iadd_imm_s(i, lane as i64);
+        self.b.def_var(v, at);
+        let index = self.expr(index);
+        self.load(buf, index)
     }
 
     /// Calls a scalar helper on each lane.
