@@ -35,14 +35,14 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
             Stmt::Let { var: v, value } => {
                 let ok = k.vars[v.0 as usize].dtype == DType::F32
                     && !used.contains(v)
-                    && vector_ok(k, var, &locals, value, &mut loads, &mut used);
+                    && vector_ok(k, &locals, value, &mut loads, &mut used);
                 locals.insert(*v);
                 ok
             }
             Stmt::Store { buf, index, value } => {
                 k.buffers[*buf].dtype == DType::F32
                     && stride(var, &|u| locals.contains(&u), index) == Some(1)
-                    && vector_ok(k, var, &locals, value, &mut loads, &mut used)
+                    && vector_ok(k, &locals, value, &mut loads, &mut used)
                     && *stores.entry(*buf).or_insert(index) == index
             }
             Stmt::Assign { .. } | Stmt::Loop { .. } => false,
@@ -57,13 +57,12 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
 /// Whether `e` can be computed four lanes at a time; records loads and variables used.
 fn vector_ok<'e>(
     k: &Kernel,
-    var: VarId,
     locals: &HashSet<VarId>,
     e: &'e Expr,
     loads: &mut Vec<(usize, &'e Expr)>,
     used: &mut HashSet<VarId>,
 ) -> bool {
-    let ok = |e: &'e Expr, loads: &mut Vec<_>, used: &mut HashSet<_>| vector_ok(k, var, locals, e, loads, used);
+    let ok = |e: &'e Expr, loads: &mut Vec<_>, used: &mut HashSet<_>| vector_ok(k, locals, e, loads, used);
     match e {
         Expr::Const { dtype, .. } => *dtype == DType::F32,
         Expr::Var(u) => {
