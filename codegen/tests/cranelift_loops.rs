@@ -35,7 +35,7 @@ fn row_sum() -> Kernel {
 
 #[test]
 fn reduction_with_an_accumulator() {
-    let (rows, cols) = (5, 37);
+    let (rows, cols) = (23, 37);
     let x = f32s(rows * cols, 1);
     let out = run(&row_sum(), &[Data::F32(x.clone()), Data::zeros(DType::F32, rows)], &[rows as i64, cols as i64]);
     for r in 0..rows {
@@ -70,7 +70,7 @@ fn matmul(dtype: DType) -> Kernel {
 
 #[test]
 fn matmul_loop_nest() {
-    let (m, n, k) = (7, 9, 13);
+    let (m, n, k) = (7, 21, 13);
     let a = f32s(m * k, 3);
     let b = f32s(k * n, 4);
     let out = run(
@@ -150,16 +150,16 @@ fn three_d_grid_and_integer_variables() {
     }
 }
 
-#[test]
-fn a_kernel_without_grid_runs_once() {
-    let mut b = Builder::new("total");
+/// `out[0] = max_j |x[j]|`, with no grid: a reduction into a variable outside the loop.
+fn max_abs(dtype: DType) -> Kernel {
+    let mut b = Builder::new("max_abs");
     let n = b.size("n");
-    let x = b.input("x", DType::F64);
-    let out = b.output("out", DType::F64);
+    let x = b.input("x", dtype);
+    let out = b.output("out", dtype);
     let j = b.var("j", DType::I64);
-    let acc = b.var("acc", DType::F64);
+    let acc = b.var("acc", dtype);
     b.k.body = vec![
-        Stmt::Let { var: acc, value: Expr::constant(0.0, DType::F64) },
+        Stmt::Let { var: acc, value: Expr::constant(0.0, dtype) },
         Stmt::Loop {
             var: j,
             extent: n,
@@ -170,9 +170,15 @@ fn a_kernel_without_grid_runs_once() {
         },
         store(out, Expr::index(0), var(acc)),
     ];
-    let compiled = compile_kernel(&b.k).unwrap();
+    b.k
+}
+
+#[test]
+fn a_kernel_without_grid_runs_once() {
+    let k = max_abs(DType::F64);
+    let compiled = compile_kernel(&k).unwrap();
     assert_eq!(compiled.grid_total(&[4]).unwrap(), 1);
-    let res = run(&b.k, &[Data::F64(vec![1.0, -7.5, 3.0, 2.0]), Data::zeros(DType::F64, 1)], &[4]);
+    let res = run(&k, &[Data::F64(vec![1.0, -7.5, 3.0, 2.0]), Data::zeros(DType::F64, 1)], &[4]);
     assert_eq!(res[1].f64(), [7.5]);
 }
 
@@ -251,8 +257,12 @@ fn elementwise_grids_vectorize_their_rows() {
     });
     assert_eq!(compile_kernel(&k).unwrap().simd_loops(), 1);
     assert_eq!(compile_kernel_with(&k, CompileOptions { simd: false }).unwrap().simd_loops(), 0);
-    // Not eligible: a reduction (assign), f64 values, a strided store, a loop-carried read.
-    assert_eq!(compile_kernel(&row_sum()).unwrap().simd_loops(), 0);
+    // Dot products per output run four outputs at a time (the inner loops stay sequential per lane).
+    assert_eq!(compile_kernel(&row_sum()).unwrap().simd_loops(), 1);
+    assert_eq!(compile_kernel(&matmul(DType::F32)).unwrap().simd_loops(), 1);
+    // Not eligible: a reduction into a variable of the enclosing scope, f64 values, a strided store, a
+    // loop-carried read.
+    assert_eq!(compile_kernel(&max_abs(DType::F32)).unwrap().simd_loops(), 0);
     let k64 = elementwise("f64", &[DType::F64], DType::F64, |x| x[0].clone());
     assert_eq!(compile_kernel(&k64).unwrap().simd_loops(), 0);
     let mut strided = elementwise("strided", &[DType::F32], DType::F32, |x| x[0].clone());
@@ -435,6 +445,42 @@ fn strided_loads_are_gathered_in_simd_loops() {
             for ii in 0..rr {
                 assert_eq!(res[1].f32()[jj * rr + ii], -xs[ii * cc + jj]);
             }
+        }
+    }
+}
+
+/// A running sum down each column: the vector loop runs four columns, and stores inside the nested
+/// loop (each lane its own column).
+#[test]
+fn column_cumsum_vectorizes_across_columns() {
+    let mut b = Builder::new("cumsum_cols");
+    let (r, c) = (b.size("R"), b.size("C"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let col = b.grid("c", c.clone());
+    let row = b.var("r", DType::I64);
+    let acc = b.var("acc", DType::F32);
+    let at = add(mul(var(row), c), var(col));
+    b.k.body = vec![
+        Stmt::Let { var: acc, value: Expr::constant(0.0, DType::F32) },
+        Stmt::Loop {
+            var: row,
+            extent: r,
+            body: vec![
+                Stmt::Assign { var: acc, value: add(var(acc), Expr::load(x, at.clone())) },
+                store(out, at, var(acc)),
+            ],
+        },
+    ];
+    assert_eq!(compile_kernel(&b.k).unwrap().simd_loops(), 1);
+    let (rr, cc) = (5usize, 11usize);
+    let xs = f32s(rr * cc, 8);
+    let res = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, rr * cc)], &[rr as i64, cc as i64]);
+    for j in 0..cc {
+        let mut s = 0.0f32;
+        for i in 0..rr {
+            s += xs[i * cc + j];
+            assert_eq!(res[1].f32()[i * cc + j], s);
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Function, InstBuilder, Value, types};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module};
 
@@ -198,31 +198,40 @@ impl Tx<'_, '_> {
         }
     }
 
-    /// `for var in lo..hi { body }`: an f32x4 main part and a scalar tail when the body qualifies.
+    /// `for var in lo..hi { body }`: when the body qualifies, vector parts of several and then one f32x4
+    /// group, then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
+        let mut lo = lo;
         if self.options.simd && simd::eligible(self.k, var, body) {
-            let rest = self.simd_loop(var, lo, hi, body);
+            // Nested loops (dot products) are latency-bound: four independent chains hide the add latency.
+            let groups = if body.iter().any(|s| matches!(s, Stmt::Loop { .. })) { 4 } else { 2 };
+            lo = self.simd_loop(var, lo, hi, body, groups);
+            lo = self.simd_loop(var, lo, hi, body, 1);
             self.simd_loops += 1;
-            self.scalar_loop(var, rest, hi, body);
-        } else {
-            self.scalar_loop(var, lo, hi, body);
         }
+        self.scalar_loop(var, lo, hi, body);
     }
 
     pub fn scalar_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let v = self.vars[var.0 as usize];
+        self.counted_loop(v, lo, hi, 1, |tx| tx.stmts(body));
+    }
+
+    /// `v = lo; while v + step <= hi { body; v += step }`; leaves `v` at the first index not run.
+    pub fn counted_loop(&mut self, v: Variable, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self)) {
         self.b.def_var(v, lo);
         let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
         self.b.ins().jump(header, &[]);
 
         self.b.switch_to_block(header);
         let i = self.b.use_var(v);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, hi);
+        let last = if step == 1 { i } else { self.b.ins().iadd_imm_s(i, step - 1) };
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, last, hi);
         self.b.ins().brif(more, block, &[], exit, &[]);
 
         self.b.switch_to_block(block);
-        self.stmts(body);
-        let next = self.b.ins().iadd_imm_s(i, 1);
+        body(self);
+        let next = self.b.ins().iadd_imm_s(i, step);
         self.b.def_var(v, next);
         self.b.ins().jump(header, &[]);
 

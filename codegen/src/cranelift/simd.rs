@@ -1,95 +1,106 @@
-//! f32x4 loops. A loop qualifies when its body is straight-line f32 work that is the same for every
-//! iteration up to the element it touches:
-//! - only `Let`s of f32 variables (not used earlier in the body) and `Store`s to f32 buffers at an
-//!   index contiguous in the loop variable (`base + var`, `base` invariant);
-//! - every value is f32 arithmetic, an f32 select on an f32 comparison, a constant, a variable, or a
-//!   load whose index reads no variable defined in the body: a vector load when the index is
-//!   contiguous in the loop variable, a splat when it is invariant, four scalar loads otherwise;
+//! f32x4 loops: four consecutive iterations of a loop run as one, lane `l` doing iteration `i + l`, while
+//! four remain; the scalar loop does the tail. Each lane computes exactly what its scalar iteration
+//! would, in the same order, so results are bit-identical to scalar code (up to NaN payloads).
+//!
+//! A loop over `var` qualifies when its body keeps every lane to its own iteration:
+//! - statements are `Let`s of f32 variables (not read earlier in the body), `Assign`s to such
+//!   variables, `Store`s to f32 buffers at an index contiguous in `var` (`base + var`, `base` the same
+//!   in all lanes), and nested loops whose extent is the same in all lanes, whose bodies qualify too
+//!   (so a dot product per output element, as in matmul, runs four outputs at a time);
+//! - values are f32 arithmetic, an f32 select on an f32 comparison, constants, variables, and loads
+//!   whose index reads no f32 body variable: a vector load when the index is contiguous in `var`, a
+//!   splat when it is the same in all lanes, four scalar loads otherwise;
 //! - a buffer the body stores to is stored and loaded at one index only, so no iteration reads what
 //!   another writes.
 //!
-//! The loop then runs four iterations at a time while four remain, and the scalar loop does the tail.
 //! Transcendentals call the scalar helper once per lane.
 
 use std::collections::{HashMap, HashSet};
 
-use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::Variable;
 use irc_ir::{DType, UnaryOp};
 
-use super::expr::{Tx, float_cc, mem_flags};
-use super::helpers::{binary_helper, unary_helper};
+use super::expr::{Tx, float_cc, iconst, mem_flags};
+use super::helpers::{Helper, binary_helper, unary_helper};
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
 
 const LANES: u8 = 4;
 
 /// Whether `for var { body }` gets an f32x4 main part (see the module docs).
 pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
-    let mut locals = HashSet::new();
-    let mut used = HashSet::new();
-    let mut loads = Vec::new();
-    let mut stores: HashMap<usize, &Expr> = HashMap::new();
-    for s in body {
-        let ok = match s {
-            Stmt::Let { var: v, value } => {
-                let ok = k.vars[v.0 as usize].dtype == DType::F32
-                    && !used.contains(v)
-                    && vector_ok(k, &locals, value, &mut loads, &mut used);
-                locals.insert(*v);
+    let mut scan =
+        Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
+    scan.stmts(body)
+        && !scan.stores.is_empty()
+        && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s == index))
+}
+
+/// The eligibility walk: f32 variables defined in the body, variables read, loads and store indices.
+struct Scan<'k> {
+    k: &'k Kernel,
+    var: VarId,
+    locals: HashSet<VarId>,
+    used: HashSet<VarId>,
+    loads: Vec<(usize, &'k Expr)>,
+    stores: HashMap<usize, &'k Expr>,
+}
+
+impl<'k> Scan<'k> {
+    fn stride(&self, e: &Expr) -> Option<i64> {
+        stride(self.var, &|u| self.locals.contains(&u), e)
+    }
+
+    fn stmts(&mut self, body: &'k [Stmt]) -> bool {
+        body.iter().all(|s| match s {
+            Stmt::Let { var, value } => {
+                let ok =
+                    self.k.vars[var.0 as usize].dtype == DType::F32 && !self.used.contains(var) && self.value(value);
+                self.locals.insert(*var);
                 ok
             }
+            Stmt::Assign { var, value } => self.locals.contains(var) && self.value(value),
             Stmt::Store { buf, index, value } => {
-                k.buffers[*buf].dtype == DType::F32
-                    && stride(var, &|u| locals.contains(&u), index) == Some(1)
-                    && vector_ok(k, &locals, value, &mut loads, &mut used)
-                    && *stores.entry(*buf).or_insert(index) == index
+                self.k.buffers[*buf].dtype == DType::F32
+                    && self.stride(index) == Some(1)
+                    && self.value(value)
+                    && *self.stores.entry(*buf).or_insert(index) == index
             }
-            Stmt::Assign { .. } | Stmt::Loop { .. } => false,
-        };
-        if !ok {
-            return false;
-        }
+            Stmt::Loop { extent, body, .. } => self.stride(extent) == Some(0) && self.stmts(body),
+        })
     }
-    !stores.is_empty() && loads.iter().all(|(buf, index)| stores.get(buf).is_none_or(|s| s == index))
-}
 
-/// Whether `e` can be computed four lanes at a time; records loads and variables used.
-fn vector_ok<'e>(
-    k: &Kernel,
-    locals: &HashSet<VarId>,
-    e: &'e Expr,
-    loads: &mut Vec<(usize, &'e Expr)>,
-    used: &mut HashSet<VarId>,
-) -> bool {
-    let ok = |e: &'e Expr, loads: &mut Vec<_>, used: &mut HashSet<_>| vector_ok(k, locals, e, loads, used);
-    match e {
-        Expr::Const { dtype, .. } => *dtype == DType::F32,
-        Expr::Var(u) => {
-            used.insert(*u);
-            k.vars[u.0 as usize].dtype == DType::F32
-        }
-        Expr::Load { buf, index } => {
-            loads.push((*buf, index));
-            k.buffers[*buf].dtype == DType::F32 && !mentions(index, locals)
-        }
-        Expr::Unary { arg, .. } => k.dtype_of(arg) == DType::F32 && ok(arg, loads, used),
-        Expr::Binary { op, lhs, rhs } => {
-            !op.is_comparison() && k.dtype_of(lhs) == DType::F32 && ok(lhs, loads, used) && ok(rhs, loads, used)
-        }
-        Expr::Select { cond, a, b } => match &**cond {
-            Expr::Binary { op, lhs, rhs } if op.is_comparison() && k.dtype_of(lhs) == DType::F32 => {
-                ok(lhs, loads, used) && ok(rhs, loads, used) && ok(a, loads, used) && ok(b, loads, used)
+    /// Whether `e` can be computed four lanes at a time.
+    fn value(&mut self, e: &'k Expr) -> bool {
+        let k = self.k;
+        match e {
+            Expr::Const { dtype, .. } => *dtype == DType::F32,
+            Expr::Var(u) => {
+                self.used.insert(*u);
+                k.vars[u.0 as usize].dtype == DType::F32
             }
-            _ => false,
-        },
-        Expr::Cast { dtype, arg } => *dtype == DType::F32 && k.dtype_of(arg) == DType::F32 && ok(arg, loads, used),
-        Expr::Size(_) => false,
+            Expr::Load { buf, index } => {
+                self.loads.push((*buf, index));
+                k.buffers[*buf].dtype == DType::F32 && !mentions(index, &self.locals)
+            }
+            Expr::Unary { arg, .. } => k.dtype_of(arg) == DType::F32 && self.value(arg),
+            Expr::Binary { op, lhs, rhs } => {
+                !op.is_comparison() && k.dtype_of(lhs) == DType::F32 && self.value(lhs) && self.value(rhs)
+            }
+            Expr::Select { cond, a, b } => match &**cond {
+                Expr::Binary { op, lhs, rhs } if op.is_comparison() && k.dtype_of(lhs) == DType::F32 => {
+                    self.value(lhs) && self.value(rhs) && self.value(a) && self.value(b)
+                }
+                _ => false,
+            },
+            Expr::Cast { dtype, arg } => *dtype == DType::F32 && k.dtype_of(arg) == DType::F32 && self.value(arg),
+            Expr::Size(_) => false,
+        }
     }
 }
 
-/// The coefficient of `var` in the i64 expression `e` when `e` is `var * c + (invariant)`; `None` when
-/// it is not of that form. Variables local to the loop body are not invariant.
+/// The coefficient of `var` in the i64 expression `e` when `e` is `var * c + (the same in all lanes)`;
+/// `None` when it is not of that form. Variables local to the loop body are not the same in all lanes.
 fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<i64> {
     let s = |e: &Expr| stride(var, is_local, e);
     let invariant = |parts: &[&Expr]| parts.iter().all(|p| s(p) == Some(0)).then_some(0);
@@ -131,47 +142,74 @@ fn constant(e: &Expr) -> Option<i64> {
     }
 }
 
+/// The f32x4 variables of one vector loop, by kernel variable, one per group.
+type Locals = HashMap<VarId, Vec<Variable>>;
+
+/// One iteration of a vector loop: groups of four iterations of `var` starting at `base`.
+struct Lanes {
+    var: VarId,
+    base: Value,
+    groups: usize,
+}
+
 impl Tx<'_, '_> {
-    /// The f32x4 main part of `for var in lo..hi { body }` (`body` is `eligible`): runs while four
-    /// iterations remain and returns the first index left for the scalar tail.
-    pub(super) fn simd_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) -> Value {
+    /// A vector part of `for var in lo..hi { body }` (`body` is `eligible`): runs `groups` f32x4 groups
+    /// of iterations at a time (unrolled and jammed, so nested loops carry independent chains) while
+    /// enough remain, and returns the first index it left.
+    pub(super) fn simd_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt], groups: usize) -> Value {
         let v = self.vars[var.0 as usize];
-        self.b.def_var(v, lo);
-        let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.ins().jump(header, &[]);
+        self.counted_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
+            let base = tx.b.use_var(v);
+            let mut locals = Locals::new();
+            tx.vector_stmts(&Lanes { var, base, groups }, &mut locals, body);
+            // A body variable visible after the loop holds the last iteration's value, as in scalar code.
+            for (u, slots) in locals {
+                let x = tx.b.use_var(slots[groups - 1]);
+                let last = tx.b.ins().extractlane(x, LANES - 1);
+                tx.b.def_var(tx.vars[u.0 as usize], last);
+            }
+        });
+        self.b.use_var(v)
+    }
 
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(v);
-        let next = self.b.ins().iadd_imm_s(i, LANES as i64);
-        let fits = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, next, hi);
-        self.b.ins().brif(fits, block, &[], exit, &[]);
+    /// Points the loop variable at group `g`'s first iteration.
+    fn enter_group(&mut self, lanes: &Lanes, g: usize) {
+        let at = if g == 0 { lanes.base } else { self.b.ins().iadd_imm_s(lanes.base, (g * LANES as usize) as i64) };
+        self.b.def_var(self.vars[lanes.var.0 as usize], at);
+    }
 
-        self.b.switch_to_block(block);
-        let mut locals = HashMap::new();
+    fn vector_stmts(&mut self, lanes: &Lanes, locals: &mut Locals, body: &[Stmt]) {
+        let var = lanes.var;
         for s in body {
             match s {
-                Stmt::Let { var: u, value } => {
-                    let x = self.vector(var, &locals, value);
-                    // The scalar variable holds the last lane, as after the same scalar iterations.
-                    let last = self.b.ins().extractlane(x, LANES - 1);
-                    self.b.def_var(self.vars[u.0 as usize], last);
-                    locals.insert(*u, x);
+                Stmt::Let { var: u, value } | Stmt::Assign { var: u, value } => {
+                    for g in 0..lanes.groups {
+                        self.enter_group(lanes, g);
+                        let x = self.vector(var, locals, g, value);
+                        let slots = locals
+                            .entry(*u)
+                            .or_insert_with(|| (0..lanes.groups).map(|_| self.b.declare_var(types::F32X4)).collect());
+                        let slot = slots[g];
+                        self.b.def_var(slot, x);
+                    }
                 }
                 Stmt::Store { buf, index, value } => {
-                    let x = self.vector(var, &locals, value);
-                    let index = self.expr(index);
-                    let addr = self.address(*buf, index);
-                    self.b.ins().store(mem_flags(), x, addr, 0);
+                    for g in 0..lanes.groups {
+                        self.enter_group(lanes, g);
+                        let x = self.vector(var, locals, g, value);
+                        let index = self.expr(index);
+                        let addr = self.address(*buf, index);
+                        self.b.ins().store(mem_flags(), x, addr, 0);
+                    }
                 }
-                // Not eligible, so never here.
-                Stmt::Assign { .. } | Stmt::Loop { .. } => {}
+                Stmt::Loop { var: u, extent, body } => {
+                    let zero = iconst(&mut self.b, types::I64, 0);
+                    let extent = self.expr(extent);
+                    let u = self.vars[u.0 as usize];
+                    self.counted_loop(u, zero, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
+                }
             }
         }
-        self.b.def_var(v, next);
-        self.b.ins().jump(header, &[]);
-
-        self.b.switch_to_block(exit);
-        self.b.use_var(v)
     }
 
     fn splat(&mut self, scalar: Value) -> Value {
@@ -179,9 +217,9 @@ impl Tx<'_, '_> {
     }
 
     /// `e` for four consecutive values of `var` (its current value and the next three).
-    fn vector(&mut self, var: VarId, locals: &HashMap<VarId, Value>, e: &Expr) -> Value {
+    fn vector(&mut self, var: VarId, locals: &Locals, g: usize, e: &Expr) -> Value {
         match e {
-            Expr::Var(u) if locals.contains_key(u) => locals[u],
+            Expr::Var(u) if locals.contains_key(u) => self.b.use_var(locals[u][g]),
             Expr::Load { buf, index } => match stride(var, &|u| locals.contains_key(&u), index) {
                 Some(1) => {
                     let index = self.expr(index);
@@ -195,7 +233,7 @@ impl Tx<'_, '_> {
                 _ => self.gather(var, *buf, index),
             },
             Expr::Unary { op, arg } => {
-                let x = self.vector(var, locals, arg);
+                let x = self.vector(var, locals, g, arg);
                 if let Some(helper) = unary_helper(*op) {
                     return self.per_lane(helper, &[x]);
                 }
@@ -211,8 +249,8 @@ impl Tx<'_, '_> {
                 }
             }
             Expr::Binary { op, lhs, rhs } => {
-                let x = self.vector(var, locals, lhs);
-                let y = self.vector(var, locals, rhs);
+                let x = self.vector(var, locals, g, lhs);
+                let y = self.vector(var, locals, g, rhs);
                 if let Some(helper) = binary_helper(*op) {
                     return self.per_lane(helper, &[x, y]);
                 }
@@ -227,10 +265,10 @@ impl Tx<'_, '_> {
                 }
             }
             Expr::Select { cond, a, b } if matches!(&**cond, Expr::Binary { .. }) => {
-                self.vector_select(var, locals, cond, a, b)
+                self.vector_select(var, locals, g, cond, a, b)
             }
-            Expr::Cast { arg, .. } => self.vector(var, locals, arg),
-            // Constants, outer variables and invariant loads: the same in every lane.
+            Expr::Cast { arg, .. } => self.vector(var, locals, g, arg),
+            // Constants and outer variables: the same in every lane.
             _ => {
                 let s = self.expr(e);
                 self.splat(s)
@@ -239,17 +277,17 @@ impl Tx<'_, '_> {
     }
 
     /// `cond ? a : b` lane by lane, `cond` being an f32 comparison.
-    fn vector_select(&mut self, var: VarId, locals: &HashMap<VarId, Value>, cond: &Expr, a: &Expr, b: &Expr) -> Value {
+    fn vector_select(&mut self, var: VarId, locals: &Locals, g: usize, cond: &Expr, a: &Expr, b: &Expr) -> Value {
         let (op, l, r) = match cond {
-            Expr::Binary { op, lhs, rhs } => (*op, self.vector(var, locals, lhs), self.vector(var, locals, rhs)),
+            Expr::Binary { op, lhs, rhs } => (*op, self.vector(var, locals, g, lhs), self.vector(var, locals, g, rhs)),
             // Callers pass comparisons only.
-            other => (BinOp::Ne, self.vector(var, locals, other), self.vector(var, locals, other)),
+            other => (BinOp::Ne, self.vector(var, locals, g, other), self.vector(var, locals, g, other)),
         };
         let mask = self.b.ins().fcmp(float_cc(op), l, r);
         let little = MemFlagsData::new().with_endianness(Endianness::Little);
         let mask = self.b.ins().bitcast(types::F32X4, little, mask);
-        let x = self.vector(var, locals, a);
-        let y = self.vector(var, locals, b);
+        let x = self.vector(var, locals, g, a);
+        let y = self.vector(var, locals, g, b);
         self.b.ins().bitselect(mask, x, y)
     }
 
@@ -276,7 +314,7 @@ impl Tx<'_, '_> {
     }
 
     /// Calls a scalar helper on each lane.
-    fn per_lane(&mut self, helper: super::helpers::Helper, args: &[Value]) -> Value {
+    fn per_lane(&mut self, helper: Helper, args: &[Value]) -> Value {
         let mut out = args[0];
         for lane in 0..LANES {
             let xs: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, lane)).collect();
