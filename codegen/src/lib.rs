@@ -3,6 +3,8 @@
 
 pub mod cranelift;
 pub mod kir;
+pub mod lower;
 pub mod plan;
 
+pub use lower::{LowerError, LowerOptions, lower, lower_with};
 pub use plan::{MemoryPlan, plan_memory};

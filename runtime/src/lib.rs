@@ -1,6 +1,7 @@
 //! irc runtime: host tensors, the reference interpreter, file formats (npy, safetensors), backends.
 
 mod data;
+mod exec;
 mod formats;
 pub mod index;
 mod inputs;
@@ -13,6 +14,7 @@ pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
     unigram_entropy,
 };
+pub use exec::{BufView, EvalBackend, Executable, HostBuffer, KernelBackend};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};

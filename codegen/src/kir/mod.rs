@@ -7,10 +7,12 @@
 //! expressions here instead of copies. A [`Program`] is the kernels of one graph with the buffers they
 //! read and write and the order of their launches.
 
+mod eval;
 mod print;
 
 use irc_ir::{DType, NodeId, Shape, UnaryOp};
 
+pub use eval::{EvalError, Scalar, cast_value, eval_kernel, read_scalar, round_to, write_scalar};
 pub use print::{print_kernel, print_program};
 
 /// A local variable of a kernel: grid and loop indices, let-bound values, accumulators.

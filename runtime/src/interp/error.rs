@@ -34,4 +34,10 @@ pub enum RunError {
     SliceOutOfRange { at: String, start: usize, end: usize, axis: usize, size: usize },
     #[error("param `{name}` has symbolic type {ty}; parameters need static shapes to be initialized")]
     SymbolicParam { name: String, ty: String },
+    /// The graph could not be lowered to kernels (a bug in the lowering, not in the graph).
+    #[error("lowering failed: {0}")]
+    Lower(String),
+    /// A kernel backend failed to compile or run a kernel; the message names the kernel.
+    #[error("backend: {0}")]
+    Backend(String),
 }

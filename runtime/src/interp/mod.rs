@@ -3,7 +3,7 @@
 //! `elementwise`) and rounded once to its output dtype.
 
 mod acc;
-mod bind;
+pub(crate) mod bind;
 mod elementwise;
 mod error;
 mod gather;

@@ -1,0 +1,415 @@
+//! A reference evaluator of kernels over host memory: the semantics every backend must match, and the
+//! way lowering is tested without a JIT. Written to be obviously correct, not fast.
+//!
+//! Semantics (docs/KERNELS.md has the full list):
+//! - Every value has its expression's dtype. Float ops are computed in f64 and rounded to the dtype after
+//!   each op, so f32 math behaves like f32 hardware. Integer ops are exact in i64 with two's-complement
+//!   wrapping, then wrapped to the dtype; `x / 0` and `x % 0` are 0, `MIN / -1` wraps. `max`/`min`
+//!   propagate NaN. Comparisons give `bool`.
+//! - Casts: float to integer truncates toward zero and saturates (NaN gives 0); integer to narrower
+//!   integer wraps; anything to `bool` is `!= 0`; to a float rounds to nearest.
+//! - Both arms of a `select` are evaluated (so both must load in bounds).
+//! - Grid points run in row-major order here, but a kernel must not depend on it: the evaluator reports a
+//!   grid point that writes, or reads, an element another grid point wrote, and a read of an element of
+//!   a written buffer before anything wrote it.
+//! - Every load and store is bounds-checked against the memory passed in; errors name the kernel, the
+//!   buffer and the index.
+
+use irc_ir::{DType, UnaryOp};
+use thiserror::Error;
+
+use super::{Access, BinOp, Expr, Kernel, Stmt, VarId};
+
+/// Why a kernel could not be evaluated: always a bug in the kernel (or in how it was called).
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum EvalError {
+    #[error("kernel `{kernel}`: expected {want_bufs} buffers and {want_sizes} sizes, got {bufs} and {sizes}")]
+    Arity { kernel: String, want_bufs: usize, want_sizes: usize, bufs: usize, sizes: usize },
+    #[error("kernel `{kernel}`: {access} of `{buffer}` at index {index} is out of bounds (length {len})")]
+    OutOfBounds { kernel: String, access: &'static str, buffer: String, index: i64, len: usize },
+    #[error("kernel `{kernel}`: grid point {point} {access} element {index} of `{buffer}`, which {other}")]
+    Race { kernel: String, point: u64, access: &'static str, buffer: String, index: i64, other: String },
+    #[error("kernel `{kernel}`: {msg}")]
+    Invalid { kernel: String, msg: String },
+}
+
+/// One element value: floats as f64 (already rounded to their dtype), integers and bools as i64.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    F(f64),
+    I(i64),
+}
+
+impl Scalar {
+    /// `v` as an element of `dtype` (rounded, truncated and wrapped like a store of `v`).
+    pub fn of(dtype: DType, v: f64) -> Scalar {
+        match dtype {
+            DType::I32 | DType::I64 | DType::Bool => Scalar::I(round_to(dtype, v) as i64),
+            _ => Scalar::F(round_to(dtype, v)),
+        }
+    }
+
+    pub fn to_f64(self) -> f64 {
+        match self {
+            Scalar::F(v) => v,
+            Scalar::I(i) => i as f64,
+        }
+    }
+
+    fn to_i64(self) -> i64 {
+        match self {
+            Scalar::F(v) => v as i64,
+            Scalar::I(i) => i,
+        }
+    }
+}
+
+/// Rounds `v` to the nearest value of `dtype` (integers truncate toward zero and wrap; bool is `v != 0`).
+/// The same rounding as `irc_runtime::round_to`.
+pub fn round_to(dtype: DType, v: f64) -> f64 {
+    match dtype {
+        DType::F64 => v,
+        DType::F32 => v as f32 as f64,
+        DType::F16 => half::f16::from_f64(v).to_f64(),
+        DType::BF16 => half::bf16::from_f64(v).to_f64(),
+        DType::I32 => (v as i64) as i32 as f64,
+        DType::I64 => v as i64 as f64,
+        DType::Bool => (v != 0.0) as u8 as f64,
+    }
+}
+
+/// `v` (a value of `from`) converted to `to` with the cast semantics above.
+pub fn cast_value(from: DType, to: DType, v: f64) -> f64 {
+    cast(to, Scalar::of(from, v)).to_f64()
+}
+
+fn wrap(dtype: DType, i: i64) -> Scalar {
+    Scalar::I(match dtype {
+        DType::I32 => i as i32 as i64,
+        DType::Bool => (i != 0) as i64,
+        _ => i,
+    })
+}
+
+fn cast(to: DType, s: Scalar) -> Scalar {
+    match (s, to) {
+        (Scalar::F(v), DType::Bool) => Scalar::I((v != 0.0) as i64),
+        (Scalar::F(v), DType::I32) => Scalar::I(v as i32 as i64),
+        (Scalar::F(v), DType::I64) => Scalar::I(v as i64),
+        (Scalar::F(v), _) => Scalar::F(round_to(to, v)),
+        (Scalar::I(i), DType::I32 | DType::I64 | DType::Bool) => wrap(to, i),
+        (Scalar::I(i), _) => Scalar::F(round_to(to, i as f64)),
+    }
+}
+
+/// Reads element `i` of little-endian `bytes` holding `dtype` values (`i` must be in bounds).
+pub fn read_scalar(dtype: DType, bytes: &[u8], i: usize) -> Scalar {
+    let n = dtype.size_bytes();
+    let b = &bytes[i * n..(i + 1) * n];
+    match dtype {
+        DType::F32 => Scalar::F(f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64),
+        DType::F64 => Scalar::F(f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        DType::F16 => Scalar::F(half::f16::from_le_bytes(b.try_into().expect("2 bytes")).to_f64()),
+        DType::BF16 => Scalar::F(half::bf16::from_le_bytes(b.try_into().expect("2 bytes")).to_f64()),
+        DType::I32 => Scalar::I(i32::from_le_bytes(b.try_into().expect("4 bytes")) as i64),
+        DType::I64 => Scalar::I(i64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        DType::Bool => Scalar::I((b[0] != 0) as i64),
+    }
+}
+
+/// Writes `s` as element `i` of `bytes` (rounding or wrapping it to `dtype`).
+pub fn write_scalar(dtype: DType, bytes: &mut [u8], i: usize, s: Scalar) {
+    let n = dtype.size_bytes();
+    let b = &mut bytes[i * n..(i + 1) * n];
+    let (f, int) = (s.to_f64(), s.to_i64());
+    match dtype {
+        DType::F32 => b.copy_from_slice(&(f as f32).to_le_bytes()),
+        DType::F64 => b.copy_from_slice(&f.to_le_bytes()),
+        DType::F16 => b.copy_from_slice(&half::f16::from_f64(f).to_le_bytes()),
+        DType::BF16 => b.copy_from_slice(&half::bf16::from_f64(f).to_le_bytes()),
+        DType::I32 => b.copy_from_slice(&(int as i32).to_le_bytes()),
+        DType::I64 => b.copy_from_slice(&int.to_le_bytes()),
+        DType::Bool => b[0] = (int != 0) as u8,
+    }
+}
+
+const NOBODY: u64 = u64::MAX;
+
+struct Eval<'k, 'b, 'm> {
+    k: &'k Kernel,
+    bufs: &'b mut [&'m mut [u8]],
+    sizes: &'k [i64],
+    env: Vec<Option<Scalar>>,
+    /// For each written buffer, the grid point that last wrote each element.
+    writer: Vec<Vec<u64>>,
+    point: u64,
+}
+
+/// Runs every grid point of `k`. `bufs[i]` is the memory of buffer argument `i` (its length in elements is
+/// the bounds every access is checked against); `sizes[j]` is the value of `k.sizes[j]`.
+pub fn eval_kernel(k: &Kernel, bufs: &mut [&mut [u8]], sizes: &[i64]) -> Result<(), EvalError> {
+    if bufs.len() != k.buffers.len() || sizes.len() != k.sizes.len() {
+        return Err(EvalError::Arity {
+            kernel: k.name.clone(),
+            want_bufs: k.buffers.len(),
+            want_sizes: k.sizes.len(),
+            bufs: bufs.len(),
+            sizes: sizes.len(),
+        });
+    }
+    let writer = k
+        .buffers
+        .iter()
+        .zip(bufs.iter())
+        .map(|(b, m)| if b.access == Access::Write { vec![NOBODY; m.len() / b.dtype.size_bytes()] } else { vec![] })
+        .collect();
+    let mut e = Eval { k, bufs, sizes, env: vec![None; k.vars.len()], writer, point: 0 };
+    let extents = k.grid.iter().map(|(_, x)| e.int(x)).collect::<Result<Vec<i64>, _>>()?;
+    if extents.iter().any(|&n| n <= 0) {
+        return Ok(());
+    }
+    let mut idx = vec![0i64; extents.len()];
+    loop {
+        for ((v, _), &i) in k.grid.iter().zip(&idx) {
+            e.set(*v, Scalar::I(i))?;
+        }
+        e.stmts(&k.body)?;
+        e.point += 1;
+        // Next grid point, row-major.
+        let mut d = idx.len();
+        loop {
+            if d == 0 {
+                return Ok(());
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < extents[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+impl Eval<'_, '_, '_> {
+    fn invalid(&self, msg: String) -> EvalError {
+        EvalError::Invalid { kernel: self.k.name.clone(), msg }
+    }
+
+    fn set(&mut self, v: VarId, s: Scalar) -> Result<(), EvalError> {
+        let slot = self.env.get_mut(v.0 as usize).ok_or_else(|| EvalError::Invalid {
+            kernel: self.k.name.clone(),
+            msg: format!("undeclared variable #{}", v.0),
+        })?;
+        *slot = Some(s);
+        Ok(())
+    }
+
+    fn int(&mut self, e: &Expr) -> Result<i64, EvalError> {
+        Ok(self.eval(e)?.0.to_i64())
+    }
+
+    fn stmts(&mut self, body: &[Stmt]) -> Result<(), EvalError> {
+        for s in body {
+            match s {
+                Stmt::Let { var, value } => {
+                    let (v, _) = self.eval(value)?;
+                    self.set(*var, v)?;
+                }
+                Stmt::Assign { var, value } => {
+                    if self.env.get(var.0 as usize).copied().flatten().is_none() {
+                        return Err(self.invalid(format!("variable #{} assigned before it is defined", var.0)));
+                    }
+                    let (v, _) = self.eval(value)?;
+                    self.set(*var, v)?;
+                }
+                Stmt::Loop { var, extent, body } => {
+                    let n = self.int(extent)?;
+                    for i in 0..n.max(0) {
+                        self.set(*var, Scalar::I(i))?;
+                        self.stmts(body)?;
+                    }
+                }
+                Stmt::Store { buf, index, value } => {
+                    let i = self.int(index)?;
+                    let (v, _) = self.eval(value)?;
+                    let at = self.check(*buf, i, "store")?;
+                    let dtype = self.k.buffers[*buf].dtype;
+                    write_scalar(dtype, self.bufs[*buf], at, v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bounds- and race-checks an access to element `i` of buffer `buf`; returns it as an offset.
+    fn check(&mut self, buf: usize, i: i64, access: &'static str) -> Result<usize, EvalError> {
+        let arg = self.k.buffers.get(buf).ok_or_else(|| EvalError::Invalid {
+            kernel: self.k.name.clone(),
+            msg: format!("buffer argument {buf} does not exist"),
+        })?;
+        let len = self.bufs[buf].len() / arg.dtype.size_bytes();
+        let at = usize::try_from(i).ok().filter(|&a| a < len).ok_or_else(|| EvalError::OutOfBounds {
+            kernel: self.k.name.clone(),
+            access,
+            buffer: arg.name.clone(),
+            index: i,
+            len,
+        })?;
+        if arg.access == Access::Write {
+            let w = &mut self.writer[buf][at];
+            let other = match (*w, access) {
+                (NOBODY, "load") => Some("nothing wrote yet".to_string()),
+                (p, _) if p != NOBODY && p != self.point => Some(format!("grid point {p} wrote")),
+                _ => None,
+            };
+            if let Some(other) = other {
+                return Err(EvalError::Race {
+                    kernel: self.k.name.clone(),
+                    point: self.point,
+                    access: if access == "load" { "reads" } else { "writes" },
+                    buffer: arg.name.clone(),
+                    index: i,
+                    other,
+                });
+            }
+            if access == "store" {
+                *w = self.point;
+            }
+        }
+        Ok(at)
+    }
+
+    /// The value of `e` and its dtype.
+    fn eval(&mut self, e: &Expr) -> Result<(Scalar, DType), EvalError> {
+        Ok(match e {
+            Expr::Const { value, dtype } => (Scalar::of(*dtype, *value), *dtype),
+            Expr::Var(v) => {
+                let decl = self
+                    .k
+                    .vars
+                    .get(v.0 as usize)
+                    .ok_or_else(|| self.invalid(format!("undeclared variable #{}", v.0)))?;
+                let val = self.env[v.0 as usize]
+                    .ok_or_else(|| self.invalid(format!("variable `{}` used before it is defined", decl.name)))?;
+                (val, decl.dtype)
+            }
+            Expr::Size(i) => {
+                let s = self.sizes.get(*i).ok_or_else(|| self.invalid(format!("size {i} does not exist")))?;
+                (Scalar::I(*s), DType::I64)
+            }
+            Expr::Load { buf, index } => {
+                let i = self.int(index)?;
+                let at = self.check(*buf, i, "load")?;
+                let dtype = self.k.buffers[*buf].dtype;
+                (read_scalar(dtype, self.bufs[*buf], at), dtype)
+            }
+            Expr::Unary { op, arg } => {
+                let (x, t) = self.eval(arg)?;
+                (self.unary(*op, x, t)?, t)
+            }
+            Expr::Binary { op, lhs, rhs } => {
+                let (a, t) = self.eval(lhs)?;
+                let (b, u) = self.eval(rhs)?;
+                if t != u {
+                    return Err(self.invalid(format!("{} of {t} and {u}", op.name())));
+                }
+                self.binary(*op, a, b, t)?
+            }
+            Expr::Select { cond, a, b } => {
+                let (c, _) = self.eval(cond)?;
+                let (x, t) = self.eval(a)?;
+                let (y, _) = self.eval(b)?;
+                (if c.to_f64() != 0.0 { x } else { y }, t)
+            }
+            Expr::Cast { dtype, arg } => {
+                let (x, _) = self.eval(arg)?;
+                (cast(*dtype, x), *dtype)
+            }
+        })
+    }
+
+    fn unary(&self, op: UnaryOp, x: Scalar, t: DType) -> Result<Scalar, EvalError> {
+        Ok(match x {
+            Scalar::F(v) => {
+                let r = match op {
+                    UnaryOp::Neg => -v,
+                    UnaryOp::Exp => v.exp(),
+                    UnaryOp::Log => v.ln(),
+                    UnaryOp::Sqrt => v.sqrt(),
+                    UnaryOp::Recip => 1.0 / v,
+                    UnaryOp::Sin => v.sin(),
+                    UnaryOp::Cos => v.cos(),
+                    UnaryOp::Tanh => v.tanh(),
+                    UnaryOp::Abs => v.abs(),
+                };
+                Scalar::F(round_to(t, r))
+            }
+            Scalar::I(i) => match op {
+                UnaryOp::Neg if t != DType::Bool => wrap(t, i.wrapping_neg()),
+                UnaryOp::Abs if t != DType::Bool => wrap(t, i.wrapping_abs()),
+                _ => return Err(self.invalid(format!("{} on {t}", op.name()))),
+            },
+        })
+    }
+
+    fn binary(&self, op: BinOp, a: Scalar, b: Scalar, t: DType) -> Result<(Scalar, DType), EvalError> {
+        if op.is_comparison() {
+            let r = match (a, b) {
+                (Scalar::I(x), Scalar::I(y)) => compare(op, Some(x.cmp(&y)), x == y),
+                _ => {
+                    let (x, y) = (a.to_f64(), b.to_f64());
+                    compare(op, x.partial_cmp(&y), x == y)
+                }
+            };
+            return Ok((Scalar::I(r as i64), DType::Bool));
+        }
+        let r = match (a, b) {
+            (Scalar::F(x), Scalar::F(y)) => {
+                let r = match op {
+                    BinOp::Add => x + y,
+                    BinOp::Sub => x - y,
+                    BinOp::Mul => x * y,
+                    BinOp::Div => x / y,
+                    BinOp::Rem => x % y,
+                    BinOp::Max if x.is_nan() || y.is_nan() => f64::NAN,
+                    BinOp::Min if x.is_nan() || y.is_nan() => f64::NAN,
+                    BinOp::Max => x.max(y),
+                    BinOp::Min => x.min(y),
+                    BinOp::Pow => x.powf(y),
+                    _ => unreachable!("comparisons are handled above"),
+                };
+                Scalar::F(round_to(t, r))
+            }
+            (Scalar::I(x), Scalar::I(y)) if t != DType::Bool || matches!(op, BinOp::Max | BinOp::Min) => {
+                let r = match op {
+                    BinOp::Add => x.wrapping_add(y),
+                    BinOp::Sub => x.wrapping_sub(y),
+                    BinOp::Mul => x.wrapping_mul(y),
+                    BinOp::Div if y == 0 => 0,
+                    BinOp::Rem if y == 0 => 0,
+                    BinOp::Div => x.wrapping_div(y),
+                    BinOp::Rem => x.wrapping_rem(y),
+                    BinOp::Max => x.max(y),
+                    BinOp::Min => x.min(y),
+                    _ => return Err(self.invalid(format!("{} on {t}", op.name()))),
+                };
+                wrap(t, r)
+            }
+            _ => return Err(self.invalid(format!("{} on {t}", op.name()))),
+        };
+        Ok((r, t))
+    }
+}
+
+/// A comparison from the ordering of its operands (`None`: unordered, a NaN is involved).
+fn compare(op: BinOp, ord: Option<std::cmp::Ordering>, eq: bool) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        BinOp::Lt => ord == Some(Less),
+        BinOp::Le => matches!(ord, Some(Less | Equal)),
+        BinOp::Eq => eq,
+        BinOp::Ne => !eq,
+        _ => unreachable!("not a comparison"),
+    }
+}

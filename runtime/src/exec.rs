@@ -1,0 +1,365 @@
+//! Running lowered programs: host buffers, the contract between the executor and a kernel backend, the
+//! reference [`EvalBackend`], and [`Executable`] (a graph lowered and compiled once, run many times).
+
+use std::collections::HashMap;
+
+use irc_codegen::kir::{Access, BufferKind, Kernel, Program, Scalar, eval_kernel, read_scalar, write_scalar};
+use irc_codegen::{LowerError, LowerOptions, lower_with};
+use irc_ir::{DType, Dim, Graph, NodeId, Op};
+
+use crate::interp::bind::{Bindings, Meta, bind_with, resolve, resolve_shape};
+use crate::{RunError, Tensor};
+
+/// A tensor in host memory as kernels see it: little-endian elements, row-major, 16-byte aligned. It
+/// always owns room for at least one element, so a kernel's clamped (and discarded) read of an empty
+/// tensor stays inside memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostBuffer {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    words: Vec<u128>,
+}
+
+impl HostBuffer {
+    pub fn zeros(dtype: DType, shape: Vec<usize>) -> HostBuffer {
+        let n: usize = shape.iter().product();
+        let bytes = n.max(1) * dtype.size_bytes();
+        HostBuffer { dtype, shape, words: vec![0; bytes.div_ceil(16)] }
+    }
+
+    pub fn from_tensor(t: &Tensor) -> HostBuffer {
+        let mut b = HostBuffer::zeros(t.dtype, t.shape.clone());
+        let bytes = b.bytes_mut();
+        for (i, &v) in t.data.iter().enumerate() {
+            write_scalar(t.dtype, bytes, i, Scalar::of(t.dtype, v));
+        }
+        b
+    }
+
+    pub fn to_tensor(&self) -> Tensor {
+        let data = (0..self.numel()).map(|i| read_scalar(self.dtype, self.bytes(), i).to_f64()).collect();
+        Tensor::new(self.dtype, self.shape.clone(), data)
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The elements' bytes (`numel * dtype size`).
+    pub fn bytes(&self) -> &[u8] {
+        let n = self.numel() * self.dtype.size_bytes();
+        // SAFETY: `words` holds at least `n` initialized bytes, and u8 has no alignment requirement.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), n) }
+    }
+
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        let n = self.numel() * self.dtype.size_bytes();
+        // SAFETY: as in `bytes`, and `&mut self` makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), n) }
+    }
+
+    /// A view for a kernel launch. Valid while `self` is neither moved nor dropped.
+    pub fn view(&mut self) -> BufView {
+        BufView { ptr: self.words.as_mut_ptr().cast(), len: self.numel(), dtype: self.dtype }
+    }
+
+    fn meta(&self) -> Meta {
+        Meta { dtype: self.dtype, shape: self.shape.clone(), len: self.numel() }
+    }
+}
+
+/// A view of one buffer argument: pointer to element 0, element count, dtype. `ptr` is 16-byte aligned
+/// and valid for `max(len, 1)` elements (kernels may read element 0 of an empty buffer; see
+/// docs/KERNELS.md).
+#[derive(Clone, Copy, Debug)]
+pub struct BufView {
+    pub ptr: *mut u8,
+    pub len: usize,
+    pub dtype: DType,
+}
+
+/// Compiles and runs kernels. [`Executable`] compiles every kernel of a program once, then launches them
+/// in order for each run.
+pub trait KernelBackend {
+    type Compiled;
+    fn compile(&self, kernel: &Kernel) -> Result<Self::Compiled, RunError>;
+    /// Runs every grid point of `kernel`. `args[i]` is kernel.buffers[i]; `sizes[j]` is the value of
+    /// kernel.sizes[j].
+    ///
+    /// # Safety
+    /// Every view is valid for its `max(len, 1)` elements of its dtype for the whole call, views of
+    /// buffers the kernel writes alias nothing else, and `compiled` came from `compile(kernel)`.
+    unsafe fn launch(
+        &self,
+        compiled: &Self::Compiled,
+        kernel: &Kernel,
+        args: &[BufView],
+        sizes: &[i64],
+    ) -> Result<(), RunError>;
+}
+
+/// Runs kernels with the kernel-IR evaluator (`irc_codegen::kir::eval_kernel`): slow, bounds- and
+/// race-checked, the reference for every other backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EvalBackend;
+
+impl KernelBackend for EvalBackend {
+    type Compiled = ();
+
+    fn compile(&self, _: &Kernel) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    unsafe fn launch(&self, _: &(), kernel: &Kernel, args: &[BufView], sizes: &[i64]) -> Result<(), RunError> {
+        let mut mem: Vec<&mut [u8]> = args
+            .iter()
+            .map(|v| {
+                let n = v.len.max(1) * v.dtype.size_bytes();
+                // SAFETY: the caller guarantees each view is valid and unaliased for max(len, 1) elements.
+                unsafe { std::slice::from_raw_parts_mut(v.ptr, n) }
+            })
+            .collect();
+        eval_kernel(kernel, &mut mem, sizes).map_err(|e| RunError::Backend(e.to_string()))
+    }
+}
+
+/// An integer input whose values are used directly (through reshape, permute, expand) as the indices of
+/// a gather or scatter: checked before launching, as the interpreter would, since kernels clamp indices.
+#[derive(Debug)]
+struct IndexCheck {
+    input: String,
+    size: Dim,
+    axis: usize,
+    at: String,
+}
+
+/// Where a program buffer's memory comes from during a run.
+enum Slot<'a> {
+    Unallocated,
+    Owned(HostBuffer),
+    Borrowed(&'a HostBuffer),
+    Freed,
+}
+
+/// A graph lowered to kernels and compiled by backend `B`, ready to run many times.
+pub struct Executable<B: KernelBackend> {
+    graph: Graph,
+    program: Program,
+    backend: B,
+    compiled: Vec<B::Compiled>,
+    /// Literal data, per program buffer.
+    constants: Vec<Option<HostBuffer>>,
+    /// Params kept between runs (see [`Executable::set_params`]).
+    resident: HashMap<String, HostBuffer>,
+    /// Temps to free after each launch (after their last reader).
+    frees: Vec<Vec<usize>>,
+    index_checks: Vec<IndexCheck>,
+}
+
+impl<B: KernelBackend> Executable<B> {
+    /// Lowers `g` (with fusion) and compiles each of its kernels once.
+    pub fn compile(g: &Graph, backend: B) -> Result<Executable<B>, RunError> {
+        Executable::compile_with(g, backend, &LowerOptions::default())
+    }
+
+    /// [`Executable::compile`] with lowering options.
+    pub fn compile_with(g: &Graph, backend: B, opts: &LowerOptions) -> Result<Executable<B>, RunError> {
+        let program = lower_with(g, opts).map_err(|e| match e {
+            LowerError::InvalidGraph(e) => RunError::InvalidGraph(e),
+            e => RunError::Lower(e.to_string()),
+        })?;
+        let compiled = program.kernels.iter().map(|k| backend.compile(k)).collect::<Result<Vec<_>, _>>()?;
+        for l in &program.launches {
+            let k = &program.kernels[l.kernel];
+            for (arg, &b) in k.buffers.iter().zip(&l.args) {
+                if arg.access == Access::Write && program.buffers[b].kind != BufferKind::Temp {
+                    return Err(RunError::Lower(format!(
+                        "kernel `{}` writes non-temporary buffer `{}`",
+                        k.name, arg.name
+                    )));
+                }
+            }
+        }
+        let constants = program
+            .buffers
+            .iter()
+            .map(|b| match (&b.kind, b.shape.as_static()) {
+                (BufferKind::Constant(data), Some(shape)) => {
+                    Some(HostBuffer::from_tensor(&Tensor::new(b.dtype, shape, data.clone())))
+                }
+                _ => None,
+            })
+            .collect();
+        let frees = last_uses(&program);
+        let index_checks = index_checks(g);
+        Ok(Executable {
+            graph: g.clone(),
+            program,
+            backend,
+            compiled,
+            constants,
+            resident: HashMap::new(),
+            frees,
+            index_checks,
+        })
+    }
+
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// Keeps `params` resident for later runs (names the graph does not declare are ignored). A run uses
+    /// a param passed to [`Executable::run`] if there is one, else the resident one.
+    pub fn set_params(&mut self, params: &HashMap<String, Tensor>) {
+        for (_, name, _) in self.graph.params() {
+            if let Some(t) = params.get(name) {
+                self.resident.insert(name.to_string(), HostBuffer::from_tensor(t));
+            }
+        }
+    }
+
+    /// Runs the program on `inputs` and `params` (falling back to resident params) and returns the outputs
+    /// in graph order. Bad inputs give the interpreter's errors.
+    pub fn run(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+    ) -> Result<Vec<Tensor>, RunError> {
+        let meta =
+            |name: &str| params.get(name).map(Meta::from).or_else(|| self.resident.get(name).map(HostBuffer::meta));
+        let b = bind_with(&self.graph, inputs, meta)?;
+        check_shapes(&self.graph, &b)?;
+        self.check_indices(inputs, &b)?;
+
+        let mut slots: Vec<Slot> = self
+            .program
+            .buffers
+            .iter()
+            .enumerate()
+            .map(|(i, buf)| match &buf.kind {
+                BufferKind::Input(n) => Slot::Owned(HostBuffer::from_tensor(&inputs[n])),
+                BufferKind::Param(n) => match params.get(n) {
+                    Some(t) => Slot::Owned(HostBuffer::from_tensor(t)),
+                    None => Slot::Borrowed(&self.resident[n]),
+                },
+                BufferKind::Constant(_) => self.constants[i].as_ref().map_or(Slot::Unallocated, Slot::Borrowed),
+                BufferKind::Temp => Slot::Unallocated,
+            })
+            .collect();
+        for (li, launch) in self.program.launches.iter().enumerate() {
+            let kernel = &self.program.kernels[launch.kernel];
+            let mut views = Vec::with_capacity(launch.args.len());
+            for &a in &launch.args {
+                if matches!(slots[a], Slot::Unallocated) {
+                    let buf = &self.program.buffers[a];
+                    let shape = resolve_shape(&buf.shape, &b, &format!("buffer of kernel `{}`", kernel.name))?;
+                    slots[a] = Slot::Owned(HostBuffer::zeros(buf.dtype, shape));
+                }
+                views.push(match &mut slots[a] {
+                    Slot::Owned(h) => h.view(),
+                    // Borrowed buffers are inputs of the program, which kernels only read (checked in `compile`).
+                    Slot::Borrowed(h) => {
+                        BufView { ptr: h.words.as_ptr().cast_mut().cast(), len: h.numel(), dtype: h.dtype }
+                    }
+                    _ => return Err(RunError::Lower(format!("kernel `{}` reads a freed buffer", kernel.name))),
+                });
+            }
+            let sizes: Vec<i64> = kernel.sizes.iter().map(|s| b.get(s).map_or(0, |&v| v as i64)).collect();
+            // SAFETY: each view points into a distinct live buffer of its program buffer's dtype and bound
+            // shape; the kernel writes only temps, which nothing else references during the launch.
+            unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &views, &sizes)? };
+            for &f in &self.frees[li] {
+                slots[f] = Slot::Freed;
+            }
+        }
+        self.program
+            .outputs
+            .iter()
+            .map(|(name, buf)| match &slots[*buf] {
+                Slot::Owned(h) => Ok(h.to_tensor()),
+                Slot::Borrowed(h) => Ok(h.to_tensor()),
+                _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
+            })
+            .collect()
+    }
+
+    /// The interpreter's index check, for index inputs the kernels read directly.
+    fn check_indices(&self, inputs: &HashMap<String, Tensor>, b: &Bindings) -> Result<(), RunError> {
+        for c in &self.index_checks {
+            let size = resolve(&c.size, b, &c.at)?;
+            if let Some(&bad) = inputs[&c.input].data.iter().find(|&&v| !(v >= 0.0 && v < size as f64)) {
+                return Err(RunError::IndexOutOfRange { at: c.at.clone(), index: bad as i64, axis: c.axis, size });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// For each launch, the temps whose last use it is (graph outputs are kept).
+fn last_uses(p: &Program) -> Vec<Vec<usize>> {
+    let mut last: Vec<Option<usize>> = vec![None; p.buffers.len()];
+    for (li, l) in p.launches.iter().enumerate() {
+        for &a in &l.args {
+            last[a] = Some(li);
+        }
+    }
+    let mut frees = vec![Vec::new(); p.launches.len()];
+    for (buf, li) in last.into_iter().enumerate() {
+        let is_output = p.outputs.iter().any(|(_, b)| *b == buf);
+        if let (Some(li), BufferKind::Temp, false) = (li, &p.buffers[buf].kind, is_output) {
+            frees[li].push(buf);
+        }
+    }
+    frees
+}
+
+/// What the interpreter checks of every node's shape at run time: every dim resolves (no unbound symbol,
+/// no negative size) and every slice lies within its input.
+fn check_shapes(g: &Graph, b: &Bindings) -> Result<(), RunError> {
+    for (id, node) in g.nodes().iter().enumerate() {
+        let at = format!("node %{id} ({})", node.op.name());
+        resolve_shape(&node.ty.shape, b, &at)?;
+        if let Op::Slice { axis, start, end } = &node.op {
+            let size = resolve(&g.ty(node.inputs[0]).shape.dims()[*axis], b, &at)?;
+            let end = resolve(end, b, &at)?;
+            if *start > end || end > size {
+                return Err(RunError::SliceOutOfRange { at, start: *start, end, axis: *axis, size });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The gathers and scatters whose index is an integer input read through value-preserving movement ops.
+fn index_checks(g: &Graph) -> Vec<IndexCheck> {
+    let source = |mut n: NodeId| loop {
+        let node = g.node(n);
+        match &node.op {
+            Op::Input { name, .. } => return Some(name.clone()),
+            Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. } => n = node.inputs[0],
+            Op::Cast { dtype }
+                if g.ty(node.inputs[0]).dtype.is_int()
+                    && (*dtype == DType::I64 || dtype == &g.ty(node.inputs[0]).dtype) =>
+            {
+                n = node.inputs[0]
+            }
+            _ => return None,
+        }
+    };
+    let mut checks = Vec::new();
+    for (id, node) in g.nodes().iter().enumerate() {
+        let (axis, size) = match &node.op {
+            Op::Gather { axis } => (*axis, g.ty(node.inputs[0]).shape.dims()[*axis].clone()),
+            Op::ScatterAdd { axis, size } => (*axis, size.clone()),
+            _ => continue,
+        };
+        if let Some(input) = source(node.inputs[1]) {
+            checks.push(IndexCheck { input, size, axis, at: format!("node %{id} ({})", node.op.name()) });
+        }
+    }
+    checks
+}

@@ -1,0 +1,129 @@
+//! Differential checks for lowering: a graph lowered to kernels and run by the kernel-IR evaluator
+//! (`Executable` with `EvalBackend`) must give the interpreter's outputs.
+//!
+//! Tolerances: f64 and integer results match to 1e-12 (the kernels do the same operations in the same
+//! order as the interpreter, which also accumulates in f64). f32 kernels accumulate reductions, matmuls,
+//! prefix sums and scatter-adds in f32 where the interpreter uses f64: relative 1e-4 plus 1e-5 of the
+//! tensor's largest magnitude. f16/bf16 kernels compute in f32 and round only when storing, where the
+//! interpreter rounds every op: 2e-2 relative plus 2e-2 of the largest magnitude. NaN matches NaN and
+//! infinities match infinities of the same sign.
+
+#![allow(dead_code)] // each test file uses part of this module
+
+use std::collections::HashMap;
+
+use irc_codegen::LowerOptions;
+use irc_ir::{DType, Graph, Node, Op, TensorType};
+use irc_runtime::{EvalBackend, Executable, Rng, RunError, Tensor, init_params, interpret, random_inputs};
+
+pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// Random inputs (in-range indices) and random params: normal values, never the init's ones and zeros.
+pub fn data(
+    g: &Graph,
+    sizes: &HashMap<String, usize>,
+    seed: u64,
+) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
+    let inputs = random_inputs(g, sizes, seed).expect("inputs");
+    let mut params = init_params(g, seed).expect("static params");
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    for t in params.values_mut() {
+        let data = t.data.iter().map(|_| 0.5 * rng.normal()).collect();
+        *t = Tensor::new(t.dtype, t.shape.clone(), data);
+    }
+    (inputs, params)
+}
+
+fn tolerance(dtype: DType) -> (f64, f64) {
+    match dtype {
+        DType::F32 => (1e-4, 1e-5),
+        DType::F16 | DType::BF16 => (2e-2, 2e-2),
+        _ => (1e-12, 1e-12),
+    }
+}
+
+/// Whether `got` matches `want` within the dtype's tolerance; `Err` names the first differing element.
+pub fn close(name: &str, want: &Tensor, got: &Tensor) -> Result<(), String> {
+    if want.dtype != got.dtype || want.shape != got.shape {
+        return Err(format!("{name}: want {}{:?}, got {}{:?}", want.dtype, want.shape, got.dtype, got.shape));
+    }
+    let (rtol, atol) = tolerance(want.dtype);
+    let scale = want.data.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (&a, &b)) in want.data.iter().zip(&got.data).enumerate() {
+        let ok = if a.is_nan() || b.is_nan() {
+            a.is_nan() && b.is_nan()
+        } else if a.is_infinite() || b.is_infinite() {
+            a == b
+        } else {
+            (a - b).abs() <= rtol * a.abs() + atol * (1.0 + scale)
+        };
+        if !ok {
+            return Err(format!("{name}[{i}] (flat): want {a}, got {b} ({} {:?})", want.dtype, want.shape));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `g` both ways on the given values and compares. Graphs the interpreter rejects for a value-
+/// dependent reason (integer division by zero, an index out of range) are skipped: compiled kernels
+/// define those cases instead (docs/KERNELS.md).
+pub fn compare_with(
+    g: &Graph,
+    inputs: &HashMap<String, Tensor>,
+    params: &HashMap<String, Tensor>,
+    opts: &LowerOptions,
+) -> Result<(), String> {
+    let want = match interpret(g, inputs, params) {
+        Ok(w) => w,
+        Err(RunError::DivisionByZero { .. } | RunError::IndexOutOfRange { .. }) => return Ok(()),
+        Err(e) => return Err(format!("interpreter: {e}")),
+    };
+    let exe = Executable::compile_with(g, EvalBackend, opts).map_err(|e| format!("compile: {e}"))?;
+    let got = exe.run(inputs, params).map_err(|e| format!("run: {e}"))?;
+    for ((o, w), t) in g.outputs().iter().zip(&want).zip(&got) {
+        close(&o.name, w, t)?;
+    }
+    Ok(())
+}
+
+/// Random data for `g` under `sizes`, compared with fusion on and off.
+pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(), String> {
+    let (inputs, params) = data(g, sizes, seed);
+    compare_with(g, &inputs, &params, &LowerOptions { fuse: true })?;
+    compare_with(g, &inputs, &params, &LowerOptions { fuse: false }).map_err(|e| format!("unfused: {e}"))
+}
+
+/// Panics with the graph and the kernels when [`compare`] fails.
+#[track_caller]
+pub fn check(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
+    if let Err(e) = compare(g, sizes, seed) {
+        let kernels =
+            irc_codegen::lower(g).map(|p| irc_codegen::kir::print_program(&p)).unwrap_or_else(|e| e.to_string());
+        panic!("{e}\n\ngraph:\n{}\nkernels:\n{kernels}", irc_ir::print(g));
+    }
+}
+
+/// `g` with every float dtype replaced by f64 (so differential checks of random graphs are exact).
+pub fn to_f64(g: &Graph) -> Graph {
+    let f = |d: DType| if d.is_float() { DType::F64 } else { d };
+    let ty = |t: &TensorType| TensorType::new(f(t.dtype), t.shape.clone());
+    let nodes = g
+        .nodes()
+        .iter()
+        .map(|n| {
+            let op = match &n.op {
+                Op::Input { name, ty: t } => Op::Input { name: name.clone(), ty: ty(t) },
+                Op::Param { name, ty: t, init } => Op::Param { name: name.clone(), ty: ty(t), init: *init },
+                Op::Literal { ty: t, data } => Op::Literal { ty: ty(t), data: data.clone() },
+                Op::Iota { axis, ty: t } => Op::Iota { axis: *axis, ty: ty(t) },
+                Op::Const { value, dtype } => Op::Const { value: *value, dtype: f(*dtype) },
+                Op::Cast { dtype } => Op::Cast { dtype: f(*dtype) },
+                op => op.clone(),
+            };
+            Node { op, inputs: n.inputs.clone(), ty: ty(&n.ty) }
+        })
+        .collect();
+    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in f64")
+}
