@@ -439,16 +439,107 @@ fn f16_and_bf16_stores_round_to_nearest_even() {
 }
 
 #[test]
-fn f16_arithmetic_computes_in_f32_and_rounds_on_store() {
-    let a: Vec<u16> = [1.0f32, 2.5, 1000.0, 65504.0].iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
-    let b: Vec<u16> = [3.0f32, 0.1, 0.3, 65504.0].iter().map(|&x| half::f16::from_f32(x).to_bits()).collect();
-    let k = elementwise("f16_add", &[DType::F16; 2], DType::F16, |x| {
-        add(mul(x[0].clone(), x[1].clone()), Expr::constant(0.5, DType::F16))
-    });
-    let out = run(&k, &[Data::Half(a.clone()), Data::Half(b.clone()), Data::zeros(DType::F16, 4)], &[4]);
-    for j in 0..4 {
-        let (x, y) = (half::f16::from_bits(a[j]).to_f32(), half::f16::from_bits(b[j]).to_f32());
-        let want = half::f16::from_f32(x * y + 0.5).to_bits();
-        assert_eq!(out[2].bits()[j], want, "{x} * {y} + 0.5");
+fn half_arithmetic_rounds_after_every_op() {
+    // Random finite f16 and bf16 bit patterns; each op rounds to the dtype, as the kernel-IR evaluator does.
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 48) as u16
+    };
+    for dtype in [DType::F16, DType::BF16] {
+        let to_f32 = |h: u16| {
+            if dtype == DType::F16 { half::f16::from_bits(h).to_f32() } else { half::bf16::from_bits(h).to_f32() }
+        };
+        let round = |x: f32| {
+            if dtype == DType::F16 { half::f16::from_f32(x).to_f32() } else { half::bf16::from_f32(x).to_f32() }
+        };
+        let bits = |x: f32| {
+            if dtype == DType::F16 { half::f16::from_f32(x).to_bits() } else { half::bf16::from_f32(x).to_bits() }
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        while a.len() < 4000 {
+            let (x, y) = (next(), next());
+            if to_f32(x).is_finite() && to_f32(y).is_finite() {
+                a.push(x);
+                b.push(y);
+            }
+        }
+        let k = elementwise("half_ops", &[dtype; 2], dtype, |x| {
+            let prod = mul(x[0].clone(), x[1].clone());
+            add(
+                bin(BinOp::Div, prod, add(x[1].clone(), Expr::constant(3.0, dtype))),
+                Expr::unary(UnaryOp::Sqrt, x[0].clone()),
+            )
+        });
+        let n = a.len();
+        let out = run(&k, &[Data::Half(a.clone()), Data::Half(b.clone()), Data::zeros(dtype, n)], &[n as i64]);
+        for j in 0..n {
+            let (x, y) = (to_f32(a[j]), to_f32(b[j]));
+            let want = bits(round(round(round(x * y) / round(y + 3.0)) + round(x.sqrt())));
+            let got = out[2].bits()[j];
+            let nan = to_f32(got).is_nan() && to_f32(want).is_nan();
+            assert!(got == want || nan, "{dtype}: x={x} y={y}: {got:#06x} vs {want:#06x}");
+        }
+    }
+}
+
+/// The correctly rounded f16/bf16 bits of finite or infinite `x`: the nearest of the neighbours of
+/// `half`'s answer (which may be one off: it ignores low f64 bits), ties to even, overflow to infinity.
+fn round_f64_to_half(dtype: DType, x: f64) -> u16 {
+    let value =
+        |h: u16| if dtype == DType::F16 { half::f16::from_bits(h).to_f64() } else { half::bf16::from_bits(h).to_f64() };
+    let guess = if dtype == DType::F16 { half::f16::from_f64(x).to_bits() } else { half::bf16::from_f64(x).to_bits() };
+    let sign = guess & 0x8000;
+    let mag = guess & 0x7fff;
+    let inf = if dtype == DType::F16 { 0x7c00 } else { 0x7f80 };
+    let candidates = [mag.saturating_sub(1), mag, (mag + 1).min(inf)];
+    let best = candidates
+        .into_iter()
+        .filter(|&m| m < inf)
+        .min_by(|&a, &b| {
+            let (da, db) = ((value(a) - x.abs()).abs(), (value(b) - x.abs()).abs());
+            da.partial_cmp(&db).unwrap().then((a & 1).cmp(&(b & 1)))
+        })
+        .unwrap();
+    // Past the largest finite value by at least half an ulp: infinity.
+    let max = inf - 1;
+    let half_ulp = (value(max) - value(max - 1)) / 2.0;
+    if x.abs() >= value(max) + half_ulp { sign | inf } else { sign | best }
+}
+
+#[test]
+fn casts_to_half_round_once() {
+    // f64 values just off an f16/bf16 rounding midpoint, where rounding through f32 first (or ignoring
+    // the low bits, as `half` does) would land on the midpoint and round the wrong way.
+    let mut xs = Vec::new();
+    for h in [0x3c00u16, 0x3c01, 0x4000, 0x5555, 0x0001, 0x03ff, 0x7bfe] {
+        let lo = half::f16::from_bits(h).to_f64();
+        let hi = half::f16::from_bits(h + 1).to_f64();
+        let mid = (lo + hi) / 2.0;
+        xs.extend([mid, mid * (1.0 + 1e-12), mid * (1.0 - 1e-12), -mid * (1.0 + 1e-12)]);
+        let lo = half::bf16::from_bits(h).to_f64();
+        let hi = half::bf16::from_bits(h + 1).to_f64();
+        let mid = (lo + hi) / 2.0;
+        xs.extend([mid, mid * (1.0 + 1e-12), mid * (1.0 - 1e-12)]);
+    }
+    xs.extend([1e300, -1e300, 1e-300, f64::INFINITY, 65519.99999, 65520.0, 65504.0, 3.0e38, 3.4e38]);
+    let n = xs.len();
+    for dtype in [DType::F16, DType::BF16] {
+        let out = run(&cast_kernel(DType::F64, dtype), &[Data::F64(xs.clone()), Data::zeros(dtype, n)], &[n as i64]);
+        for (x, &h) in xs.iter().zip(out[1].bits()) {
+            let want = round_f64_to_half(dtype, *x);
+            assert!(h == want, "{dtype}: {x:e} -> {h:#06x}, want {want:#06x}");
+        }
+    }
+    let ints: Vec<i64> = vec![0, 1, -1, 2049, 65519, 65520, 1 << 40, (1 << 24) + 1, 16_777_217 * 3, i64::MAX, i64::MIN];
+    let n = ints.len();
+    for dtype in [DType::F16, DType::BF16] {
+        let out = run(&cast_kernel(DType::I64, dtype), &[Data::I64(ints.clone()), Data::zeros(dtype, n)], &[n as i64]);
+        for (x, &h) in ints.iter().zip(out[1].bits()) {
+            let want = round_f64_to_half(dtype, *x as f64);
+            assert_eq!(h, want, "{dtype}: {x}");
+        }
     }
 }

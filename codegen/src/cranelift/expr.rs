@@ -96,14 +96,16 @@ impl Tx<'_, '_> {
             Expr::Unary { op, arg } => {
                 let dtype = self.k.dtype_of(arg);
                 let x = self.expr(arg);
-                self.unary(*op, dtype, x)
+                let r = self.unary(*op, dtype, x);
+                self.round_half(dtype, r)
             }
             Expr::Binary { op, lhs, rhs } => {
                 let dtype = self.k.dtype_of(lhs);
                 let x = self.expr(lhs);
                 let y = self.expr(rhs);
                 let known_divisor = matches!(**rhs, Expr::Const { value, .. } if value != 0.0 && value != -1.0);
-                self.binary(*op, dtype, x, y, known_divisor)
+                let r = self.binary(*op, dtype, x, y, known_divisor);
+                if op.is_comparison() { r } else { self.round_half(dtype, r) }
             }
             Expr::Select { cond, a, b } => {
                 let c = self.expr(cond);
@@ -254,6 +256,15 @@ impl Tx<'_, '_> {
         self.b.ins().select(is_zero, zero, q)
     }
 
+    /// An f16/bf16 op result (computed in f32) rounded to its dtype, as if computed in that dtype: for
+    /// the basic ops, rounding the f32 result again is exact (f32 has more than twice the bits).
+    fn round_half(&mut self, dtype: DType, v: Value) -> Value {
+        match dtype {
+            DType::F16 | DType::BF16 => half::round_through(&mut self.b, v, dtype == DType::BF16),
+            _ => v,
+        }
+    }
+
     pub fn cast(&mut self, from: DType, to: DType, x: Value) -> Value {
         if from == to {
             return x;
@@ -267,8 +278,11 @@ impl Tx<'_, '_> {
                 self.b.ins().icmp_imm_s(IntCC::NotEqual, x, 0)
             };
         }
+        if matches!(to, DType::F16 | DType::BF16) {
+            return self.cast_to_half(from, to, x);
+        }
         let ins = self.b.ins();
-        let v = match (from, to) {
+        match (from, to) {
             (f, t) if f.is_float() && t.is_int() => ins.fcvt_to_sint_sat(dst, x),
             (DType::Bool, t) if t.is_int() => ins.uextend(dst, x),
             (DType::Bool, _) => {
@@ -287,12 +301,26 @@ impl Tx<'_, '_> {
             _ if src == dst => x,
             _ if dst.bits() > src.bits() => ins.fpromote(dst, x),
             _ => ins.fdemote(dst, x),
-        };
-        // A cast to f16/bf16 rounds: the value stays in an f32 register but must be representable.
-        match to {
-            DType::F16 | DType::BF16 if from != DType::Bool => half::round_through(&mut self.b, v, to == DType::BF16),
-            _ => v,
         }
+    }
+
+    /// A cast to f16/bf16: to f32 first (exactly, or rounding to odd so that the second rounding is
+    /// still correct), then round to the target; the value stays in an f32 register.
+    fn cast_to_half(&mut self, from: DType, to: DType, x: Value) -> Value {
+        let f = match from {
+            DType::Bool => {
+                // 0 or 1: exact in every float type.
+                let w = self.b.ins().uextend(types::I32, x);
+                return self.b.ins().fcvt_from_sint(types::F32, w);
+            }
+            DType::F64 => half::demote_to_odd(&mut self.b, x),
+            DType::I32 | DType::I64 => {
+                let d = self.b.ins().fcvt_from_sint(types::F64, x);
+                half::demote_to_odd(&mut self.b, d)
+            }
+            _ => x,
+        };
+        half::round_through(&mut self.b, f, to == DType::BF16)
     }
 }
 

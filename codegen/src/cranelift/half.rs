@@ -2,7 +2,7 @@
 //! registers; loads widen exactly and stores round to nearest-even. The f16 sequences are the branch-free
 //! bit tricks of Fabian Giesen's `half_to_float` and `float_to_half_fast3_rtne`; NaNs stay NaN (quiet).
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
 use cranelift_frontend::FunctionBuilder;
 
@@ -105,6 +105,23 @@ pub(super) fn f32_to_f16(b: &mut FunctionBuilder, f: Value) -> Value {
     let sign = b.ins().ushr_imm_u(sign, 16);
     let o = b.ins().bor(o, sign);
     b.ins().ireduce(types::I16, o)
+}
+
+/// f64 to f32 rounding to odd (truncate, then set the last bit if anything was dropped): a later
+/// rounding to any format with at least two fewer bits is then the correct rounding of the f64 value.
+pub(super) fn demote_to_odd(b: &mut FunctionBuilder, x: Value) -> Value {
+    let t = b.ins().fdemote(types::F32, x);
+    let back = b.ins().fpromote(types::F64, t);
+    let inexact = b.ins().fcmp(FloatCC::NotEqual, back, x);
+    let (abs_back, abs_x) = (b.ins().fabs(back), b.ins().fabs(x));
+    let rounded_up = b.ins().fcmp(FloatCC::GreaterThan, abs_back, abs_x);
+    let bits = bits_of(b, t);
+    // One step toward zero in sign-magnitude bits (never from zero: a zero result cannot exceed |x|).
+    let down = add(b, bits, -1);
+    let bits = b.ins().select(rounded_up, down, bits);
+    let odd = b.ins().bor_imm_u(bits, 1);
+    let bits = b.ins().select(inexact, odd, bits);
+    float_of(b, bits)
 }
 
 /// Rounds an f32 value to the nearest f16 or bf16 value, keeping it in f32 (casts to those dtypes).
