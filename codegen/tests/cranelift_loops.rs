@@ -306,8 +306,9 @@ fn partial_ranges_and_clamping() {
     // Empty and inverted ranges do nothing.
     let mut bufs = [Data::F32(a), Data::F32(b), Data::zeros(DType::F32, (m * n) as usize)];
     let ptrs: Vec<*mut u8> = bufs.iter_mut().map(Data::ptr).collect();
+    let inverted = std::ops::Range { start: 10, end: 3 };
     // SAFETY: as above.
-    unsafe { compiled.run(&ptrs, &sizes, 10..3) }.unwrap();
+    unsafe { compiled.run(&ptrs, &sizes, inverted) }.unwrap();
     assert_eq!(bufs[2], Data::zeros(DType::F32, (m * n) as usize));
 }
 

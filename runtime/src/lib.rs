@@ -1,5 +1,6 @@
 //! irc runtime: host tensors, the reference interpreter, file formats (npy, safetensors), backends.
 
+mod cpu;
 mod data;
 mod exec;
 mod formats;
@@ -10,6 +11,7 @@ mod rng;
 mod tensor;
 mod train;
 
+pub use cpu::{CpuBackend, MIN_WORK_PER_THREAD};
 pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
     unigram_entropy,

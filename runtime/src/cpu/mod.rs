@@ -1,0 +1,141 @@
+//! The CPU backend: kernels JIT-compiled by Cranelift (`irc_codegen::cranelift`), launched over threads.
+//!
+//! A launch splits the flattened grid `0..total` into contiguous, nearly equal chunks, one per thread
+//! (`std::thread::scope`; the calling thread takes the first). Launches whose estimated work is small
+//! run on the calling thread alone: spawning a thread costs more than it saves below
+//! [`MIN_WORK_PER_THREAD`] (see docs/CPU.md for the measurement). Chunking never changes results: every
+//! grid index computes the same way whichever thread runs it.
+
+mod cost;
+
+use std::ops::Range;
+
+use irc_codegen::cranelift::{CodegenError, CompiledKernel, compile_kernel};
+use irc_codegen::kir::Kernel;
+
+use crate::RunError;
+use crate::exec::{BufView, KernelBackend};
+
+/// Estimated work units (see `cost.rs`; about 0.05 ns each) a thread must get for spawning it to pay.
+/// Measured on the 2-core development VM: a scoped spawn and join costs about 50 µs, and a second thread
+/// starts to win at about 300k elements of a vectorized f32 add (7 units each) or 16k-20k of an f32
+/// `exp` (157 units each), both near 2.5M units.
+pub const MIN_WORK_PER_THREAD: f64 = 2_000_000.0;
+
+/// Runs kernels on this machine's cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuBackend {
+    /// The most threads one launch uses (at least 1).
+    pub threads: usize,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        CpuBackend { threads: std::thread::available_parallelism().map_or(1, |n| n.get()) }
+    }
+}
+
+/// The raw buffer addresses of one launch, shared by its threads.
+struct Args<'a>(&'a [*mut u8]);
+
+// SAFETY: the addresses are only passed on to the kernel, whose threads touch disjoint grid indices;
+// `launch_raw`'s caller guarantees the buffers stay valid and unaliased for the whole launch.
+unsafe impl Sync for Args<'_> {}
+
+impl CpuBackend {
+    pub fn new(threads: usize) -> CpuBackend {
+        CpuBackend { threads: threads.max(1) }
+    }
+
+    /// JIT-compiles `kernel`.
+    pub fn compile_kernel(&self, kernel: &Kernel) -> Result<CompiledKernel, CodegenError> {
+        compile_kernel(kernel)
+    }
+
+    /// How many threads a launch of `kernel` over `total` grid indices gets.
+    pub fn threads_for(&self, kernel: &Kernel, sizes: &[i64], total: i64) -> usize {
+        let work = total as f64 * cost::work_per_index(kernel, sizes);
+        let wanted = (work / MIN_WORK_PER_THREAD).floor().max(1.0);
+        (wanted as usize).min(self.threads).min(total.max(1) as usize).max(1)
+    }
+
+    /// Runs the whole grid of `compiled` (compiled from `kernel`) on buffer addresses `args`.
+    ///
+    /// # Safety
+    /// As [`CompiledKernel::run`]: `args[i]` must hold every element of kernel buffer `i`'s dtype that
+    /// the kernel touches at these sizes, written buffers must not be accessed by anyone else during the
+    /// launch, and distinct arguments must not overlap.
+    pub unsafe fn launch_raw(
+        &self,
+        compiled: &CompiledKernel,
+        kernel: &Kernel,
+        args: &[*mut u8],
+        sizes: &[i64],
+    ) -> Result<(), CodegenError> {
+        let total = compiled.grid_total(sizes)?;
+        let threads = self.threads_for(kernel, sizes, total);
+        if threads <= 1 {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { compiled.run(args, sizes, 0..total) };
+        }
+        let chunks = chunks(total, threads);
+        let shared = Args(args);
+        let shared = &shared;
+        std::thread::scope(|s| {
+            let workers: Vec<_> = chunks[1..]
+                .iter()
+                .map(|range| {
+                    let range = range.clone();
+                    // SAFETY: forwarded from this function's contract; chunks are disjoint.
+                    s.spawn(move || unsafe { compiled.run(shared.0, sizes, range) })
+                })
+                .collect();
+            // SAFETY: as above.
+            let first = unsafe { compiled.run(shared.0, sizes, chunks[0].clone()) };
+            // Generated code cannot panic; a worker panic would be a bug in `run`, so pass it on.
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .fold(first, Result::and)
+        })
+    }
+}
+
+impl KernelBackend for CpuBackend {
+    type Compiled = CompiledKernel;
+
+    fn compile(&self, kernel: &Kernel) -> Result<CompiledKernel, RunError> {
+        compile_kernel(kernel).map_err(|e| RunError::Backend(e.to_string()))
+    }
+
+    /// Checks the views against the kernel's buffers (count and dtypes), then launches.
+    unsafe fn launch(
+        &self,
+        compiled: &CompiledKernel,
+        kernel: &Kernel,
+        args: &[BufView],
+        sizes: &[i64],
+    ) -> Result<(), RunError> {
+        let bad = |msg: String| RunError::Backend(format!("kernel `{}`: {msg}", kernel.name));
+        if args.len() != kernel.buffers.len() {
+            return Err(bad(format!("expected {} buffer arguments, got {}", kernel.buffers.len(), args.len())));
+        }
+        for (view, arg) in args.iter().zip(&kernel.buffers) {
+            if view.dtype != arg.dtype {
+                return Err(bad(format!("buffer `{}` is {}, expected {}", arg.name, view.dtype, arg.dtype)));
+            }
+        }
+        let ptrs: Vec<*mut u8> = args.iter().map(|v| v.ptr).collect();
+        // SAFETY: the trait's contract (valid, unaliased views for the whole call) is `launch_raw`'s.
+        unsafe { self.launch_raw(compiled, kernel, &ptrs, sizes) }.map_err(|e| RunError::Backend(e.to_string()))
+    }
+}
+
+/// `0..total` in `n` contiguous ranges whose lengths differ by at most one.
+fn chunks(total: i64, n: usize) -> Vec<Range<i64>> {
+    let at = |t: usize| (total as i128 * t as i128 / n as i128) as i64;
+    (0..n).map(|t| at(t)..at(t + 1)).collect()
+}
+
+#[cfg(test)]
+mod tests;

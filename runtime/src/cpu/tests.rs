@@ -1,0 +1,165 @@
+//! The CPU backend against the kernel-IR evaluator: hand-built kernels launched through
+//! `KernelBackend` (one thread and several) and whole lowered graphs through `Executable`.
+
+use std::collections::HashMap;
+
+use irc_codegen::kir::{Access, BinOp, BufferArg, Expr, Kernel, Stmt};
+use irc_ir::{DType, UnaryOp};
+
+use super::{CpuBackend, chunks};
+use crate::exec::{EvalBackend, Executable, HostBuffer, KernelBackend};
+use crate::{Rng, Tensor, init_params, random_inputs};
+
+fn buffer(k: &mut Kernel, name: &str, dtype: DType, access: Access) -> usize {
+    k.buffers.push(BufferArg { name: name.into(), dtype, access });
+    k.buffers.len() - 1
+}
+
+fn v(x: irc_codegen::kir::VarId) -> Expr {
+    Expr::Var(x)
+}
+
+fn add(a: Expr, b: Expr) -> Expr {
+    Expr::binary(BinOp::Add, a, b)
+}
+
+fn mul(a: Expr, b: Expr) -> Expr {
+    Expr::binary(BinOp::Mul, a, b)
+}
+
+/// `c = a @ b` over sizes M, N, K, with a tanh epilogue.
+fn matmul() -> Kernel {
+    let mut k = Kernel::new("matmul_tanh");
+    k.sizes = vec!["M".into(), "N".into(), "K".into()];
+    let (a, b) = (buffer(&mut k, "a", DType::F32, Access::Read), buffer(&mut k, "b", DType::F32, Access::Read));
+    let c = buffer(&mut k, "c", DType::F32, Access::Write);
+    let (i, j, p, acc) =
+        (k.var("i", DType::I64), k.var("j", DType::I64), k.var("p", DType::I64), k.var("acc", DType::F32));
+    k.grid = vec![(i, Expr::Size(0)), (j, Expr::Size(1))];
+    let x = Expr::load(a, add(mul(v(i), Expr::Size(2)), v(p)));
+    let y = Expr::load(b, add(mul(v(p), Expr::Size(1)), v(j)));
+    k.body = vec![
+        Stmt::Let { var: acc, value: Expr::constant(0.0, DType::F32) },
+        Stmt::Loop {
+            var: p,
+            extent: Expr::Size(2),
+            body: vec![Stmt::Assign { var: acc, value: add(v(acc), mul(x, y)) }],
+        },
+        Stmt::Store { buf: c, index: add(mul(v(i), Expr::Size(1)), v(j)), value: Expr::unary(UnaryOp::Tanh, v(acc)) },
+    ];
+    k
+}
+
+/// `out = f16(exp(x) * 0.5)` elementwise from f32 to f16.
+fn exp_to_f16() -> Kernel {
+    let mut k = Kernel::new("exp_f16");
+    k.sizes = vec!["n".into()];
+    let x = buffer(&mut k, "x", DType::F32, Access::Read);
+    let out = buffer(&mut k, "out", DType::F16, Access::Write);
+    let i = k.var("i", DType::I64);
+    k.grid = vec![(i, Expr::Size(0))];
+    let value = mul(Expr::unary(UnaryOp::Exp, Expr::load(x, v(i))), Expr::constant(0.5, DType::F32));
+    k.body = vec![Stmt::Store { buf: out, index: v(i), value: Expr::cast(DType::F16, value) }];
+    k
+}
+
+fn random_buffer(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> HostBuffer {
+    let n = shape.iter().product();
+    HostBuffer::from_tensor(&Tensor::new(dtype, shape, (0..n).map(|_| rng.normal()).collect()))
+}
+
+/// Launches `k` on copies of `bufs` with `backend`; returns the buffers after.
+fn launch<B: KernelBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
+    let compiled = backend.compile(k).unwrap();
+    let mut bufs = bufs.to_vec();
+    let views: Vec<_> = bufs.iter_mut().map(HostBuffer::view).collect();
+    // SAFETY: each view is a distinct live buffer sized for the kernel at these sizes.
+    unsafe { backend.launch(&compiled, k, &views, sizes) }.unwrap();
+    bufs
+}
+
+#[test]
+fn kernels_match_the_evaluator_on_any_thread_count() {
+    let mut rng = Rng::new(7);
+    let (m, n, p) = (48usize, 37usize, 256usize);
+    let k = matmul();
+    let bufs = [
+        random_buffer(DType::F32, vec![m, p], &mut rng),
+        random_buffer(DType::F32, vec![p, n], &mut rng),
+        HostBuffer::zeros(DType::F32, vec![m, n]),
+    ];
+    let sizes = [m as i64, n as i64, p as i64];
+    let want = launch(&EvalBackend, &k, &bufs, &sizes);
+    let many = CpuBackend::new(4);
+    assert!(many.threads_for(&k, &sizes, (m * n) as i64) > 1, "the test should exercise threads");
+    for backend in [CpuBackend::new(1), many] {
+        assert_eq!(launch(&backend, &k, &bufs, &sizes)[2], want[2], "{backend:?}");
+    }
+
+    let k = exp_to_f16();
+    let len = 1000;
+    let bufs = [random_buffer(DType::F32, vec![len], &mut rng), HostBuffer::zeros(DType::F16, vec![len])];
+    let want = launch(&EvalBackend, &k, &bufs, &[len as i64]);
+    assert_eq!(launch(&CpuBackend::new(3), &k, &bufs, &[len as i64])[1], want[1]);
+}
+
+#[test]
+fn thread_count_follows_the_work() {
+    let backend = CpuBackend::new(8);
+    let k = matmul();
+    assert_eq!(backend.threads_for(&k, &[2, 2, 2], 4), 1);
+    assert_eq!(backend.threads_for(&k, &[512, 512, 512], 512 * 512), 8);
+    assert_eq!(CpuBackend::new(1).threads_for(&k, &[512, 512, 512], 512 * 512), 1);
+    // Never more threads than grid indices.
+    assert_eq!(backend.threads_for(&k, &[1, 3, 1 << 30], 3), 3);
+    assert_eq!(CpuBackend::new(0).threads, 1);
+    assert!(CpuBackend::default().threads >= 1);
+}
+
+#[test]
+fn chunks_cover_the_grid_once() {
+    for (total, n) in [(10, 3), (1, 1), (7, 7), (1000, 16), (5, 2), (i64::MAX, 3)] {
+        let c = chunks(total, n);
+        assert_eq!(c.len(), n);
+        assert_eq!(c[0].start, 0);
+        assert_eq!(c[n - 1].end, total);
+        assert!(c.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(c.iter().all(|r| r.end - r.start >= total / n as i64));
+    }
+}
+
+#[test]
+fn mismatched_views_are_errors() {
+    let k = exp_to_f16();
+    let backend = CpuBackend::new(1);
+    let compiled = backend.compile(&k).unwrap();
+    let mut x = HostBuffer::zeros(DType::F32, vec![4]);
+    let mut wrong = HostBuffer::zeros(DType::F32, vec![4]);
+    // SAFETY: the launch is rejected before any view is used.
+    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[4]) }.unwrap_err();
+    assert!(err.to_string().contains("buffer `out` is f32, expected f16"), "{err}");
+    // SAFETY: as above.
+    let err = unsafe { backend.launch(&compiled, &k, &[x.view()], &[4]) }.unwrap_err();
+    assert!(err.to_string().contains("expected 2 buffer arguments, got 1"), "{err}");
+    // SAFETY: as above.
+    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[]) }.unwrap_err();
+    assert!(err.to_string().contains("exp_f16"), "{err}");
+}
+
+#[test]
+fn lowered_graphs_match_the_evaluator() {
+    let g = irc_ir::parse(include_str!("../../../tests/data/all_ops.irc")).unwrap();
+    let sizes: HashMap<String, usize> = [("B".to_string(), 3), ("T".to_string(), 5)].into();
+    let inputs = random_inputs(&g, &sizes, 11).unwrap();
+    let params = init_params(&g, 11).unwrap();
+    let want = Executable::compile(&g, EvalBackend).unwrap().run(&inputs, &params).unwrap();
+    for threads in [1, 4] {
+        let got = Executable::compile(&g, CpuBackend::new(threads)).unwrap().run(&inputs, &params).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            let same =
+                a.shape == b.shape && a.data.iter().zip(&b.data).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()));
+            assert!(same, "threads={threads}:\n{a:?}\n{b:?}");
+        }
+    }
+}
