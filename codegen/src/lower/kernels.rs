@@ -6,12 +6,15 @@ use irc_ir::{DType, NodeId, Op, ReduceOp, Shape};
 
 use super::build::{BuildError, Builder, Built, compute_dtype, may_be_empty};
 use super::index::{self as ix, c};
-use super::partition::{KernelPlan, Kind, reduced};
+use super::partition::{KernelPlan, Kind, reduced, squeezed};
 use crate::kir::{Access, BinOp, Expr, Stmt, VarId};
 
 /// Builds the body of `plan`'s kernel, writing the root into program buffer `out`.
 pub(super) fn build(b: &mut Builder, plan: &KernelPlan, out: usize) -> Built<()> {
     let root = plan.root;
+    if !plan.copy {
+        b.nodes.insert(root);
+    }
     match &plan.kind {
         Kind::Elementwise | Kind::Matmul => {
             for &l in &plan.locals {
@@ -35,6 +38,7 @@ pub(super) fn build(b: &mut Builder, plan: &KernelPlan, out: usize) -> Built<()>
         }
     }
     b.k.body = b.take_body();
+    super::tidy::inline_single_uses(&mut b.k.body);
     Ok(())
 }
 
@@ -84,7 +88,9 @@ fn combine(op: ReduceOp) -> BinOp {
 fn row(b: &mut Builder, plan: &KernelPlan, shape: &Shape, axes: &[usize], out: usize) -> Built<()> {
     let kept: Vec<usize> = (0..shape.rank()).filter(|a| !axes.contains(a)).collect();
     let base = grid(b, shape, &kept);
-    b.row_grid = Some((0..shape.rank()).map(|a| (!axes.contains(&a)).then(|| base[a].clone())).collect());
+    // A fused value is valid where the index agrees with the grid on the kept axes (size-1 axes agree).
+    let check = |a: usize| !axes.contains(&a) && !shape.dims()[a].is_one();
+    b.row_grid = Some((0..shape.rank()).map(|a| check(a).then(|| base[a].clone())).collect());
     let dims = b.dims(shape);
     let at = |vars: &[Expr]| {
         let mut idx = base.clone();
@@ -118,18 +124,24 @@ fn row(b: &mut Builder, plan: &KernelPlan, shape: &Shape, axes: &[usize], out: u
         b.set_local(l, var);
     }
     let root_shape = b.shape(plan.root);
-    if *root_shape == reduced(shape, axes) {
-        let v = b.value(plan.root, &base)?;
-        store_at(b, out, root_shape, &base, v);
-        Ok(())
-    } else {
-        b.for_axes(axes, &dims, "j", |b, vars| {
+    if root_shape == shape {
+        return b.for_axes(axes, &dims, "j", |b, vars| {
             let idx = at(vars);
             let v = b.value(plan.root, &idx)?;
             store_at(b, out, root_shape, &idx, v);
             Ok(())
-        })
+        });
     }
+    if squeezed(root_shape) != squeezed(&reduced(shape, axes)) {
+        return Err(BuildError::Internal(format!("root {} does not fit row {shape} over {axes:?}", plan.root)));
+    }
+    // The root's non-unit axes are the row's kept non-unit axes, in order.
+    let mut kept_vars = kept.iter().filter(|&&a| !shape.dims()[a].is_one()).map(|&a| base[a].clone());
+    let idx: Vec<Expr> =
+        root_shape.dims().iter().map(|d| if d.is_one() { c(0) } else { kept_vars.next().unwrap_or(c(0)) }).collect();
+    let v = b.value(plan.root, &idx)?;
+    store_at(b, out, root_shape, &idx, v);
+    Ok(())
 }
 
 /// Emits the dot product of matmul `n` at output index `idx` into a new accumulator and returns it.

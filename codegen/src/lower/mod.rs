@@ -10,6 +10,7 @@ mod cost;
 mod index;
 mod kernels;
 mod partition;
+mod tidy;
 
 use std::collections::{HashMap, HashSet};
 

@@ -49,7 +49,8 @@ pub(super) enum Kind {
     /// Grid over the root's shape, one element per grid point.
     Elementwise,
     /// Grid over the dims of `shape` not in `axes`; reductions loop over `axes`, and the root is written
-    /// either once per grid point (reduced shape) or in a loop over `axes` (full shape).
+    /// either in a loop over `axes` (the root has the row's shape) or once per grid point (the root has
+    /// the reduced shape, up to size-1 dims: a mean reshaped to a scalar).
     Row { shape: Shape, axes: Vec<usize> },
     /// Elementwise over the root's shape, with one `matmul` computed per grid point.
     Matmul,
@@ -134,11 +135,18 @@ pub(super) fn partition(g: &Graph, fuse: bool, forced: &HashSet<NodeId>) -> Part
         }
     }
     // Uses by live consumers: (consumer, operand position); `many`: some use reads each element many times.
+    // An elementwise consumer reads all its operands at one index, so a node it reads twice counts once
+    // (the builder shares the value); `reads` counts every read.
     let mut uses: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    let mut reads = vec![0; n];
     let mut many = vec![false; n];
     for (id, node) in g.nodes().iter().enumerate().filter(|(id, _)| live[*id]) {
         for (pos, i) in node.inputs.iter().enumerate() {
-            uses[i.0].push((id, pos));
+            reads[i.0] += 1;
+            let again = node.op.is_elementwise() && uses[i.0].last().is_some_and(|&(c, _)| c == id);
+            if !again {
+                uses[i.0].push((id, pos));
+            }
             many[i.0] |= match &node.op {
                 Op::Expand { .. } => broadcasts(&g.ty(*i).shape, &node.ty.shape),
                 Op::MatMul => true,
@@ -245,7 +253,7 @@ pub(super) fn partition(g: &Graph, fuse: bool, forced: &HashSet<NodeId>) -> Part
         }
     }
     plans.sort_by_key(|p| p.root);
-    Partition { role, kernels: plans, reads: uses.iter().map(Vec::len).collect() }
+    Partition { role, kernels: plans, reads }
 }
 
 /// The role node `id` takes inside kernel `ks` (rooted at a node of `root_shape`), if it can join it.
@@ -267,7 +275,7 @@ fn try_merge(
         (Op::Reduce { axes, .. }, kind) => {
             let input = &g.ty(node.inputs[0]).shape;
             match kind {
-                Kind::Elementwise if root_shape == input || root_shape == shape => {
+                Kind::Elementwise if root_shape == input || squeezed(root_shape) == squeezed(shape) => {
                     ks.kind = Kind::Row { shape: input.clone(), axes: axes.clone() };
                     local
                 }
@@ -296,6 +304,11 @@ fn try_merge(
         },
         _ => None,
     }
+}
+
+/// The dims of `shape` other than static 1s.
+pub(super) fn squeezed(shape: &Shape) -> Vec<&Dim> {
+    shape.dims().iter().filter(|d| !d.is_one()).collect()
 }
 
 /// The axes along which `shape` is `root`'s row reduced to size 1, if `shape` is `root` with some
