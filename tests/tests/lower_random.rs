@@ -6,26 +6,13 @@
 
 mod lower_common;
 
-use std::collections::HashMap;
-
-use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph, graph_strategy};
-use lower_common::{check, compare, sizes, to_f64};
+use irc_tests::{GenConfig, Rng, graph_strategy};
+use lower_common::{bindings, check, compare, random_graphs, to_f64};
 use proptest::prelude::*;
 
-fn bindings(rng: &mut Rng) -> HashMap<String, usize> {
-    let b = MIN_BINDING + rng.below(3);
-    let t = MIN_BINDING + rng.below(4);
-    sizes(&[("B", b), ("T", t)])
-}
-
-/// A deterministic sweep: `n` graphs per configuration from fixed seeds.
 fn sweep(cfg: &GenConfig, n: u64) {
-    for seed in 0..n {
-        let mut rng = Rng::new(seed);
-        let len = 1 + rng.below(cfg.max_nodes);
-        let choices: Vec<(Choice, u64)> = (0..len).map(|_| (*rng.pick(&Choice::ALL), rng.next_u64())).collect();
-        let g = to_f64(&build_graph(cfg, &choices));
-        check(&g, &bindings(&mut rng), seed);
+    for (g, sizes, seed) in random_graphs(cfg, n) {
+        check(&g, &sizes, seed);
     }
 }
 

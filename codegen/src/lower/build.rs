@@ -48,8 +48,8 @@ enum LocalState {
 /// Flags of the current position in an expression.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Ctx {
-    /// Inside a pad or concat part whose axis may be empty at run time: every load clamps every index
-    /// component, so the (discarded) reads stay inside the buffer's one guaranteed element.
+    /// Inside a pad or concat part whose axis may be empty at run time: loads clamp their offset to the
+    /// buffer's last element, so the (discarded) reads of an empty buffer read its one guaranteed element.
     guard: bool,
     /// Below a broadcasting expand: a point value read here would be recomputed per repeat.
     broadcast: bool,
@@ -219,13 +219,13 @@ impl<'a> Builder<'a> {
     /// The element of program buffer `buf` (of `shape`) at `idx`, in the compute dtype.
     pub fn load_buffer(&mut self, buf: usize, shape: &Shape, idx: &[Expr], access: Access) -> Expr {
         let dims = self.dims(shape);
-        let idx: Vec<Expr> = if self.ctx.guard {
-            idx.iter().zip(&dims).map(|(i, d)| ix::clamp(i.clone(), d.clone(), true, true)).collect()
-        } else {
-            idx.to_vec()
-        };
+        let mut flat = ix::ravel(idx, &dims);
+        if self.ctx.guard {
+            // Out of range only when the buffer is empty (and the value is discarded): read element 0.
+            flat = ix::clamp(flat, ix::product(&dims), true, true);
+        }
         let a = self.arg(buf, access);
-        let load = Expr::load(a, ix::ravel(&idx, &dims));
+        let load = Expr::load(a, flat);
         let dtype = self.bufs.list[buf].dtype;
         if compute_dtype(dtype) != dtype { Expr::cast(compute_dtype(dtype), load) } else { load }
     }

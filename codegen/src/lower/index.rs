@@ -27,12 +27,21 @@ fn split_offset(e: Expr) -> (Option<Expr>, i64) {
     if let Some(k) = as_const(&e) {
         return (None, k);
     }
-    if let Expr::Binary { op: BinOp::Add, lhs, rhs } = &e
+    if let Expr::Binary { op: op @ (BinOp::Add | BinOp::Sub), lhs, rhs } = &e
         && let Some(k) = as_const(rhs)
     {
-        return (Some((**lhs).clone()), k);
+        return (Some((**lhs).clone()), if *op == BinOp::Add { k } else { k.wrapping_neg() });
     }
     (Some(e), 0)
+}
+
+/// `x + k`, written `x - |k|` for negative `k`.
+fn offset(x: Expr, k: i64) -> Expr {
+    match k {
+        0 => x,
+        k if k < 0 && k != i64::MIN => bin(BinOp::Sub, x, c(-k)),
+        k => bin(BinOp::Add, x, c(k)),
+    }
 }
 
 pub(super) fn add(a: Expr, b: Expr) -> Expr {
@@ -40,16 +49,13 @@ pub(super) fn add(a: Expr, b: Expr) -> Expr {
     let (a, b) = if as_const(&a).is_some() { (b, a) } else { (a, b) };
     match (split_offset(a), as_const(&b)) {
         ((None, x), Some(y)) => c(x.wrapping_add(y)),
-        ((Some(x), k), Some(y)) => match k.wrapping_add(y) {
-            0 => x,
-            s => bin(BinOp::Add, x, c(s)),
-        },
+        ((Some(x), k), Some(y)) => offset(x, k.wrapping_add(y)),
         ((x, k), None) => {
             let sum = match x {
                 Some(x) => bin(BinOp::Add, x, b),
                 None => b,
             };
-            if k == 0 { sum } else { bin(BinOp::Add, sum, c(k)) }
+            offset(sum, k)
         }
     }
 }
@@ -189,6 +195,8 @@ mod tests {
         assert_eq!(add(v(0), c(0)), v(0));
         assert_eq!(add(add(v(0), c(1)), c(-1)), v(0));
         assert_eq!(sub(add(v(0), c(3)), c(3)), v(0));
+        assert_eq!(sub(v(0), c(1)), Expr::binary(BinOp::Sub, v(0), c(1)));
+        assert_eq!(add(sub(v(0), c(1)), c(3)), add(v(0), c(2)));
         assert_eq!(mul(v(0), c(1)), v(0));
         assert_eq!(mul(c(0), v(0)), c(0));
         assert_eq!(mul(mul(v(0), c(4)), c(2)), mul(v(0), c(8)));

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 
 use irc_codegen::LowerOptions;
 use irc_ir::{DType, Graph, Node, Op, TensorType};
-use irc_runtime::{EvalBackend, Executable, Rng, RunError, Tensor, init_params, interpret, random_inputs};
+use irc_runtime::{EvalBackend, Executable, KernelBackend, RunError, Tensor, init_params, interpret, random_inputs};
+use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
 
 pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -28,7 +29,7 @@ pub fn data(
 ) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
     let inputs = random_inputs(g, sizes, seed).expect("inputs");
     let mut params = init_params(g, seed).expect("static params");
-    let mut rng = Rng::new(seed ^ 0x5eed);
+    let mut rng = irc_runtime::Rng::new(seed ^ 0x5eed);
     for t in params.values_mut() {
         let data = t.data.iter().map(|_| 0.5 * rng.normal()).collect();
         *t = Tensor::new(t.dtype, t.shape.clone(), data);
@@ -69,14 +70,15 @@ pub fn close(name: &str, want: &Tensor, got: &Tensor) -> Result<(), String> {
 /// Runs `g` both ways on the given values and compares. When the interpreter rejects the values, the
 /// executor must reject them with the same kind of error, except for value-dependent errors (integer
 /// division by zero, an index out of range) that compiled kernels define instead (docs/KERNELS.md).
-pub fn compare_with(
+pub fn compare_on<B: KernelBackend>(
+    backend: B,
     g: &Graph,
     inputs: &HashMap<String, Tensor>,
     params: &HashMap<String, Tensor>,
     opts: &LowerOptions,
 ) -> Result<(), String> {
     let want = interpret(g, inputs, params);
-    let exe = Executable::compile_with(g, EvalBackend, opts).map_err(|e| format!("compile: {e}"))?;
+    let exe = Executable::compile_with(g, backend, opts).map_err(|e| format!("compile: {e}"))?;
     let got = exe.run(inputs, params);
     let (want, got) = match (want, got) {
         (Ok(w), Ok(t)) => (w, t),
@@ -91,21 +93,55 @@ pub fn compare_with(
     Ok(())
 }
 
-/// Random data for `g` under `sizes`, compared with fusion on and off.
-pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(), String> {
+/// Random data for `g` under `sizes`, compared on `backend` with fusion on and off.
+pub fn compare_with<B: KernelBackend + Copy>(
+    backend: B,
+    g: &Graph,
+    sizes: &HashMap<String, usize>,
+    seed: u64,
+) -> Result<(), String> {
     let (inputs, params) = data(g, sizes, seed);
-    compare_with(g, &inputs, &params, &LowerOptions { fuse: true })?;
-    compare_with(g, &inputs, &params, &LowerOptions { fuse: false }).map_err(|e| format!("unfused: {e}"))
+    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: true })?;
+    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false }).map_err(|e| format!("unfused: {e}"))
 }
 
-/// Panics with the graph and the kernels when [`compare`] fails.
+/// [`compare_with`] on the kernel-IR evaluator.
+pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(), String> {
+    compare_with(EvalBackend, g, sizes, seed)
+}
+
+/// Panics with the graph and the kernels when [`compare_with`] fails.
 #[track_caller]
-pub fn check(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
-    if let Err(e) = compare(g, sizes, seed) {
+pub fn check_on<B: KernelBackend + Copy>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
+    if let Err(e) = compare_with(backend, g, sizes, seed) {
         let kernels =
             irc_codegen::lower(g).map(|p| irc_codegen::kir::print_program(&p)).unwrap_or_else(|e| e.to_string());
         panic!("{e}\n\ngraph:\n{}\nkernels:\n{kernels}", irc_ir::print(g));
     }
+}
+
+/// [`check_on`] the kernel-IR evaluator.
+#[track_caller]
+pub fn check(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
+    check_on(EvalBackend, g, sizes, seed);
+}
+
+/// `n` random graphs of `cfg` from fixed seeds, floats widened to f64, each with symbol bindings of at
+/// least `MIN_BINDING` and its seed.
+pub fn random_graphs(cfg: &GenConfig, n: u64) -> impl Iterator<Item = (Graph, HashMap<String, usize>, u64)> + '_ {
+    (0..n).map(move |seed| {
+        let mut rng = Rng::new(seed);
+        let len = 1 + rng.below(cfg.max_nodes);
+        let choices: Vec<(Choice, u64)> = (0..len).map(|_| (*rng.pick(&Choice::ALL), rng.next_u64())).collect();
+        (to_f64(&build_graph(cfg, &choices)), bindings(&mut rng), seed)
+    })
+}
+
+/// Bindings for the random graphs' symbols `B` and `T`.
+pub fn bindings(rng: &mut Rng) -> HashMap<String, usize> {
+    let b = MIN_BINDING + rng.below(3);
+    let t = MIN_BINDING + rng.below(4);
+    sizes(&[("B", b), ("T", t)])
 }
 
 /// `g` with every float dtype replaced by f64 (so differential checks of random graphs are exact).
