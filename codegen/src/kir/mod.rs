@@ -20,7 +20,8 @@ pub use print::{print_kernel, print_program};
 pub struct VarId(pub u32);
 
 /// Binary ops of the kernel IR: the tensor IR's, plus `Rem` for index arithmetic. Integer `Div` and
-/// `Rem` truncate toward zero (indices are never negative where they are used).
+/// `Rem` truncate toward zero (indices are never negative where they are used); they never trap:
+/// `x / 0` and `x % 0` are 0, `MIN / -1` wraps to `MIN` (see `eval.rs` for every op's semantics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BinOp {
     Add,
@@ -158,7 +159,8 @@ pub enum Stmt {
     Store { buf: usize, index: Expr, value: Expr },
 }
 
-/// Whether a kernel reads or writes a buffer argument.
+/// Whether a kernel reads or writes a buffer argument. A grid point may also load elements of a `Write`
+/// buffer that it stored itself earlier (`scatter_add` accumulates in its output row).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
     Read,
@@ -254,6 +256,8 @@ pub enum BufferKind {
     Temp,
 }
 
+/// A program buffer. Executors allocate at least one element for every buffer, even an empty one, so a
+/// kernel's clamped (and discarded) read of an empty tensor stays in memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Buffer {
     pub dtype: DType,
