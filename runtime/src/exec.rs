@@ -27,10 +27,12 @@ impl HostBuffer {
         HostBuffer { dtype, shape, words: vec![0; bytes.div_ceil(16)] }
     }
 
+    /// The tensor's values (a malformed tensor's data is cut or zero-filled to its shape).
     pub fn from_tensor(t: &Tensor) -> HostBuffer {
         let mut b = HostBuffer::zeros(t.dtype, t.shape.clone());
+        let n = b.numel();
         let bytes = b.bytes_mut();
-        for (i, &v) in t.data.iter().enumerate() {
+        for (i, &v) in t.data.iter().take(n).enumerate() {
             write_scalar(t.dtype, bytes, i, Scalar::of(t.dtype, v));
         }
         b
