@@ -485,3 +485,29 @@ fn column_cumsum_vectorizes_across_columns() {
         }
     }
 }
+
+/// A causal mask: the condition compares integer indices and a value is cast from an index, so both are
+/// computed lane by lane inside the vector loop.
+#[test]
+fn integer_conditions_and_casts_in_simd_loops() {
+    let mut b = Builder::new("causal");
+    let (r, c) = (b.size("R"), b.size("C"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let i = b.grid("i", r);
+    let j = b.grid("j", c.clone());
+    let at = add(mul(var(i), c), var(j));
+    let keep = bin(BinOp::Le, Expr::cast(DType::I32, var(j)), Expr::cast(DType::I32, var(i)));
+    let masked = Expr::select(keep, Expr::load(x, at.clone()), Expr::constant(f64::NEG_INFINITY, DType::F32));
+    b.k.body = vec![store(out, at, add(masked, Expr::cast(DType::F32, var(j))))];
+    assert_eq!(compile_kernel(&b.k).unwrap().simd_loops(), 1);
+    let (rr, cc) = (6usize, 13usize);
+    let xs = f32s(rr * cc, 3);
+    let res = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, rr * cc)], &[rr as i64, cc as i64]);
+    for ii in 0..rr {
+        for jj in 0..cc {
+            let want = if jj <= ii { xs[ii * cc + jj] + jj as f32 } else { f32::NEG_INFINITY };
+            assert_eq!(res[1].f32()[ii * cc + jj], want, "[{ii}, {jj}]");
+        }
+    }
+}

@@ -7,9 +7,11 @@
 //!   variables, `Store`s to f32 buffers at an index contiguous in `var` (`base + var`, `base` the same
 //!   in all lanes), and nested loops whose extent is the same in all lanes, whose bodies qualify too
 //!   (so a dot product per output element, as in matmul, runs four outputs at a time);
-//! - values are f32 arithmetic, an f32 select on an f32 comparison, constants, variables, and loads
-//!   whose index reads no f32 body variable: a vector load when the index is contiguous in `var`, a
-//!   splat when it is the same in all lanes, four scalar loads otherwise;
+//! - f32 arithmetic, selects, constants, variables and loads (whose index reads no f32 body variable)
+//!   are vector instructions: a load is a vector load when its index is contiguous in `var`, a splat
+//!   when it is the same in all lanes, and four scalar loads otherwise; any other f32 value (a cast from
+//!   an integer, say) or select condition (an integer comparison) that reads no f32 body variable is
+//!   computed by scalar code once per lane;
 //! - a buffer the body stores to is stored and loaded at one index only, so no iteration reads what
 //!   another writes.
 //!
@@ -17,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Value, types};
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
 use cranelift_frontend::Variable;
 use irc_ir::{DType, UnaryOp};
 
@@ -72,30 +74,74 @@ impl<'k> Scan<'k> {
 
     /// Whether `e` can be computed four lanes at a time.
     fn value(&mut self, e: &'k Expr) -> bool {
-        let k = self.k;
+        if !native(self.k, e) {
+            return self.k.dtype_of(e) == DType::F32 && self.lanewise(e);
+        }
         match e {
-            Expr::Const { dtype, .. } => *dtype == DType::F32,
             Expr::Var(u) => {
                 self.used.insert(*u);
-                k.vars[u.0 as usize].dtype == DType::F32
+                true
             }
             Expr::Load { buf, index } => {
                 self.loads.push((*buf, index));
-                k.buffers[*buf].dtype == DType::F32 && !mentions(index, &self.locals)
+                !mentions(index, &self.locals)
             }
-            Expr::Unary { arg, .. } => k.dtype_of(arg) == DType::F32 && self.value(arg),
-            Expr::Binary { op, lhs, rhs } => {
-                !op.is_comparison() && k.dtype_of(lhs) == DType::F32 && self.value(lhs) && self.value(rhs)
+            Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => self.value(arg),
+            Expr::Binary { lhs, rhs, .. } => self.value(lhs) && self.value(rhs),
+            Expr::Select { cond, a, b } => {
+                let cond_ok = match &**cond {
+                    Expr::Binary { op, lhs, rhs } if op.is_comparison() && self.k.dtype_of(lhs) == DType::F32 => {
+                        self.value(lhs) && self.value(rhs)
+                    }
+                    other => self.lanewise(other),
+                };
+                cond_ok && self.value(a) && self.value(b)
             }
-            Expr::Select { cond, a, b } => match &**cond {
-                Expr::Binary { op, lhs, rhs } if op.is_comparison() && k.dtype_of(lhs) == DType::F32 => {
-                    self.value(lhs) && self.value(rhs) && self.value(a) && self.value(b)
-                }
-                _ => false,
-            },
-            Expr::Cast { dtype, arg } => *dtype == DType::F32 && k.dtype_of(arg) == DType::F32 && self.value(arg),
-            Expr::Size(_) => false,
+            Expr::Const { .. } | Expr::Size(_) => true,
         }
+    }
+
+    /// Whether `e` can be computed by scalar code once per lane: it reads no f32 body variable. Records
+    /// its loads and variables like `value`.
+    fn lanewise(&mut self, e: &'k Expr) -> bool {
+        match e {
+            Expr::Var(u) => {
+                self.used.insert(*u);
+            }
+            Expr::Load { buf, index } => {
+                self.loads.push((*buf, index));
+                self.lanewise(index);
+            }
+            Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => {
+                self.lanewise(x);
+            }
+            Expr::Binary { lhs, rhs, .. } => {
+                self.lanewise(lhs);
+                self.lanewise(rhs);
+            }
+            Expr::Select { cond, a, b } => {
+                self.lanewise(cond);
+                self.lanewise(a);
+                self.lanewise(b);
+            }
+            Expr::Const { .. } | Expr::Size(_) => {}
+        }
+        !mentions(e, &self.locals)
+    }
+}
+
+/// Whether the root of `e` is computed with f32x4 instructions (its operands being f32 values too);
+/// other f32 values in a vector loop are computed lane by lane with scalar code.
+fn native(k: &Kernel, e: &Expr) -> bool {
+    match e {
+        Expr::Const { dtype, .. } => *dtype == DType::F32,
+        Expr::Var(u) => k.vars[u.0 as usize].dtype == DType::F32,
+        Expr::Load { buf, .. } => k.buffers[*buf].dtype == DType::F32,
+        Expr::Unary { arg, .. } => k.dtype_of(arg) == DType::F32,
+        Expr::Binary { op, lhs, .. } => !op.is_comparison() && k.dtype_of(lhs) == DType::F32,
+        Expr::Select { a, .. } => k.dtype_of(a) == DType::F32,
+        Expr::Cast { dtype, arg } => *dtype == DType::F32 && k.dtype_of(arg) == DType::F32,
+        Expr::Size(_) => false,
     }
 }
 
@@ -218,6 +264,9 @@ impl Tx<'_, '_> {
 
     /// `e` for four consecutive values of `var` (its current value and the next three).
     fn vector(&mut self, var: VarId, locals: &Locals, g: usize, e: &Expr) -> Value {
+        if !native(self.k, e) {
+            return self.per_lane_scalar(var, e, types::F32X4);
+        }
         match e {
             Expr::Var(u) if locals.contains_key(u) => self.b.use_var(locals[u][g]),
             Expr::Load { buf, index } => match stride(var, &|u| locals.contains_key(&u), index) {
@@ -230,7 +279,7 @@ impl Tx<'_, '_> {
                     let s = self.expr(e);
                     self.splat(s)
                 }
-                _ => self.gather(var, *buf, index),
+                _ => self.per_lane_scalar(var, e, types::F32X4),
             },
             Expr::Unary { op, arg } => {
                 let x = self.vector(var, locals, g, arg);
@@ -264,9 +313,7 @@ impl Tx<'_, '_> {
                     _ => ins.fmin(x, y),
                 }
             }
-            Expr::Select { cond, a, b } if matches!(&**cond, Expr::Binary { .. }) => {
-                self.vector_select(var, locals, g, cond, a, b)
-            }
+            Expr::Select { cond, a, b } => self.vector_select(var, locals, g, cond, a, b),
             Expr::Cast { arg, .. } => self.vector(var, locals, g, arg),
             // Constants and outer variables: the same in every lane.
             _ => {
@@ -276,14 +323,17 @@ impl Tx<'_, '_> {
         }
     }
 
-    /// `cond ? a : b` lane by lane, `cond` being an f32 comparison.
+    /// `cond ? a : b` lane by lane: an f32 comparison compares vectors, any other condition is evaluated
+    /// per lane into a mask.
     fn vector_select(&mut self, var: VarId, locals: &Locals, g: usize, cond: &Expr, a: &Expr, b: &Expr) -> Value {
-        let (op, l, r) = match cond {
-            Expr::Binary { op, lhs, rhs } => (*op, self.vector(var, locals, g, lhs), self.vector(var, locals, g, rhs)),
-            // Callers pass comparisons only.
-            other => (BinOp::Ne, self.vector(var, locals, g, other), self.vector(var, locals, g, other)),
+        let mask = match cond {
+            Expr::Binary { op, lhs, rhs } if op.is_comparison() && self.k.dtype_of(lhs) == DType::F32 => {
+                let l = self.vector(var, locals, g, lhs);
+                let r = self.vector(var, locals, g, rhs);
+                self.b.ins().fcmp(float_cc(*op), l, r)
+            }
+            other => self.per_lane_scalar(var, other, types::I32X4),
         };
-        let mask = self.b.ins().fcmp(float_cc(op), l, r);
         let little = MemFlagsData::new().with_endianness(Endianness::Little);
         let mask = self.b.ins().bitcast(types::F32X4, little, mask);
         let x = self.vector(var, locals, g, a);
@@ -291,26 +341,27 @@ impl Tx<'_, '_> {
         self.b.ins().bitselect(mask, x, y)
     }
 
-    /// Loads `buf[index]` for each lane's value of `var` (any index that reads no body-local variable).
-    fn gather(&mut self, var: VarId, buf: usize, index: &Expr) -> Value {
+    /// `e` computed by scalar code for each lane's value of `var` (it reads no f32 body variable): an
+    /// f32x4 of f32 values (a gather, for a load), or an i32x4 mask of bool values.
+    fn per_lane_scalar(&mut self, var: VarId, e: &Expr, ty: Type) -> Value {
         let v = self.vars[var.0 as usize];
         let i = self.b.use_var(v);
-        let first = self.load_at_lane(v, i, 0, buf, index);
-        let mut out = self.splat(first);
+        let first = self.scalar_at_lane(v, i, 0, e, ty);
+        let mut out = self.b.ins().splat(ty, first);
         for lane in 1..LANES {
-            let x = self.load_at_lane(v, i, lane, buf, index);
+            let x = self.scalar_at_lane(v, i, lane, e, ty);
             out = self.b.ins().insertlane(out, x, lane);
         }
         self.b.def_var(v, i);
         out
     }
 
-    /// `buf[index]` with the loop variable `v` set to `i + lane`.
-    fn load_at_lane(&mut self, v: Variable, i: Value, lane: u8, buf: usize, index: &Expr) -> Value {
+    /// `e` with the loop variable `v` set to `i + lane`, as a lane of a `ty` vector.
+    fn scalar_at_lane(&mut self, v: Variable, i: Value, lane: u8, e: &Expr, ty: Type) -> Value {
         let at = self.b.ins().iadd_imm_s(i, lane as i64);
         self.b.def_var(v, at);
-        let index = self.expr(index);
-        self.load(buf, index)
+        let x = self.expr(e);
+        if ty == types::I32X4 { self.b.ins().bmask(types::I32, x) } else { x }
     }
 
     /// Calls a scalar helper on each lane.
