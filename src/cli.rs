@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use irc_runtime::BackendKind;
 
 #[derive(Parser, Debug)]
 #[command(name = "irc", version, about = "irc: a tensor compiler", propagate_version = true)]
@@ -76,8 +77,9 @@ pub struct TrainArgs {
     /// Batches in each validation measurement.
     #[arg(long, default_value_t = 4)]
     pub eval_batches: usize,
-    #[arg(long, value_enum, default_value_t = Backend::Reference)]
-    pub backend: Backend,
+    /// Where to execute: `cpu` (compiled kernels) or `reference` (the interpreter).
+    #[arg(long, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
     /// Save params and optimizer state here at the end.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -121,9 +123,9 @@ pub struct RunArgs {
     /// Seed for random inputs and parameters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to execute.
-    #[arg(long, value_enum, default_value_t = Backend::Reference)]
-    pub backend: Backend,
+    /// Where to execute: `cpu` (compiled kernels) or `reference` (the interpreter).
+    #[arg(long, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
     /// Save outputs: a `.npy` file (one output) or a `.safetensors` file (all outputs by name).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -151,10 +153,4 @@ pub enum Emit {
     Json,
     /// Graphviz DOT.
     Dot,
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    /// The reference interpreter: simple, exact, slow.
-    Reference,
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use irc_ir::{Dim, Graph};
 use irc_runtime::Tensor;
 
-use crate::cli::{Backend, Cli, Command, Emit, RunArgs, ZooCommand};
+use crate::cli::{Cli, Command, Emit, RunArgs, ZooCommand};
 use crate::error::{CliError, Result, split_kv};
 use crate::load::{load_model, parse_config};
 
@@ -92,7 +92,6 @@ fn symbol_sizes(g: &Graph, dims: &[String], given: &HashMap<String, Tensor>) -> 
 
 fn run(args: &RunArgs) -> Result<()> {
     let g = load_model(&args.model.file, &args.model.config)?;
-    let Backend::Reference = args.backend;
     let mut given = HashMap::new();
     for spec in &args.inputs {
         let (name, path) = split_kv(spec, "an input")?;
@@ -114,7 +113,8 @@ fn run(args: &RunArgs) -> Result<()> {
         Some(p) => irc_runtime::load_safetensors(p).map_err(|e| CliError::Run(e.to_string()))?,
         None => irc_runtime::init_params(&g, args.seed).map_err(|e| CliError::Run(e.to_string()))?,
     };
-    let outputs = irc_runtime::interpret(&g, &inputs, &params).map_err(|e| CliError::Run(e.to_string()))?;
+    let engine = irc_runtime::Engine::new(&g, args.backend).map_err(|e| CliError::Run(e.to_string()))?;
+    let outputs = engine.run(&inputs, &params).map_err(|e| CliError::Run(e.to_string()))?;
     for (o, t) in g.outputs().iter().zip(&outputs) {
         let sum = t.data.iter().fold(0.0, |a, v| a + v);
         let abs = t.data.iter().fold(0.0, |a, v| a + v.abs());

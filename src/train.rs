@@ -91,7 +91,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         OptimizerKind::Sgd => Optimizer::Sgd { momentum: 0.9, weight_decay: args.weight_decay },
     };
     let clip = (args.clip > 0.0).then_some(args.clip);
-    let mut tr = Trainer::new(g, "loss", opt, clip, args.seed).map_err(run_err)?;
+    let mut tr = Trainer::on(args.backend, g, "loss", opt, clip, args.seed).map_err(run_err)?;
     if let Some(ckpt) = &args.resume {
         tr.load(ckpt).map_err(run_err)?;
     }
@@ -102,8 +102,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let eval_every = args.eval_every.unwrap_or((args.steps / 10).max(1)).max(1);
     let baseline = corpus.unigram_val_cross_entropy();
     eprintln!(
-        "training {} ({} params) for {} steps: batch {} x seq {}, {:?} lr {}, corpus {} train / {} val bytes",
+        "training {} ({} params) on {} for {} steps: batch {} x seq {}, {:?} lr {}, corpus {} train / {} val bytes",
         args.model.file,
+        args.backend,
         tr.params().values().map(Tensor::numel).sum::<usize>(),
         args.steps,
         args.batch,

@@ -128,8 +128,17 @@ impl KernelBackend for EvalBackend {
 /// An integer input whose values are used directly (through reshape, permute, expand) as the indices of
 /// a gather or scatter: checked before launching, as the interpreter would, since kernels clamp indices.
 #[derive(Debug)]
+/// Where the values of an index come from, when the executor can check their range before a run (kernels
+/// clamp indices to stay in bounds, so an out-of-range index would otherwise go unnoticed).
+enum IndexSource {
+    /// A graph input, checked value by value.
+    Input(String),
+    /// An `iota` along an axis of this size: values `0..size`.
+    Iota(Dim),
+}
+
 struct IndexCheck {
-    input: String,
+    source: IndexSource,
     size: Dim,
     axis: usize,
     at: String,
@@ -293,8 +302,17 @@ impl<B: KernelBackend> Executable<B> {
     fn check_indices(&self, inputs: &HashMap<String, Tensor>, b: &Bindings) -> Result<(), RunError> {
         for c in &self.index_checks {
             let size = resolve(&c.size, b, &c.at)?;
-            if let Some(&bad) = inputs[&c.input].data.iter().find(|&&v| !(v >= 0.0 && v < size as f64)) {
-                return Err(RunError::IndexOutOfRange { at: c.at.clone(), index: bad as i64, axis: c.axis, size });
+            let bad = match &c.source {
+                IndexSource::Input(name) => {
+                    inputs[name].data.iter().find(|&&v| !(v >= 0.0 && v < size as f64)).map(|&v| v as i64)
+                }
+                IndexSource::Iota(d) => {
+                    let n = resolve(d, b, &c.at)?;
+                    (n > size).then_some(n as i64 - 1)
+                }
+            };
+            if let Some(index) = bad {
+                return Err(RunError::IndexOutOfRange { at: c.at.clone(), index, axis: c.axis, size });
             }
         }
         Ok(())
@@ -341,7 +359,8 @@ fn index_checks(g: &Graph) -> Vec<IndexCheck> {
     let source = |mut n: NodeId| loop {
         let node = g.node(n);
         match &node.op {
-            Op::Input { name, .. } => return Some(name.clone()),
+            Op::Input { name, .. } => return Some(IndexSource::Input(name.clone())),
+            Op::Iota { axis, ty } => return Some(IndexSource::Iota(ty.shape.dims()[*axis].clone())),
             Op::Reshape { .. } | Op::Permute { .. } | Op::Expand { .. } => n = node.inputs[0],
             Op::Cast { dtype }
                 if g.ty(node.inputs[0]).dtype.is_int()
@@ -359,8 +378,8 @@ fn index_checks(g: &Graph) -> Vec<IndexCheck> {
             Op::ScatterAdd { axis, size } => (*axis, size.clone()),
             _ => continue,
         };
-        if let Some(input) = source(node.inputs[1]) {
-            checks.push(IndexCheck { input, size, axis, at: format!("node %{id} ({})", node.op.name()) });
+        if let Some(source) = source(node.inputs[1]) {
+            checks.push(IndexCheck { source, size, axis, at: format!("node %{id} ({})", node.op.name()) });
         }
     }
     checks

@@ -2,6 +2,7 @@
 
 mod cpu;
 mod data;
+mod engine;
 mod exec;
 mod formats;
 pub mod index;
@@ -16,6 +17,7 @@ pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
     unigram_entropy,
 };
+pub use engine::{BackendKind, Engine};
 pub use exec::{BufView, EvalBackend, Executable, HostBuffer, KernelBackend};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};

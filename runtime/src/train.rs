@@ -8,7 +8,7 @@ use irc_ir::{DType, Graph};
 use irc_passes::{AutodiffError, LR_INPUT, Optimizer, STEP_INPUT, TrainStep, build_train_step};
 use thiserror::Error;
 
-use crate::{FormatError, RunError, Tensor, init_params, interpret, load_safetensors, save_safetensors};
+use crate::{BackendKind, Engine, FormatError, RunError, Tensor, init_params, load_safetensors, save_safetensors};
 
 /// The checkpoint entry that records how many steps were taken.
 pub const STEP_KEY: &str = "train.steps_done";
@@ -57,13 +57,29 @@ pub struct Trainer {
     model: Graph,
     loss: String,
     step: TrainStep,
+    /// The step graph and the model (for evaluation), prepared for the chosen backend.
+    step_engine: Engine,
+    eval_engine: Engine,
     state: HashMap<String, Tensor>,
     steps_done: u64,
 }
 
 impl Trainer {
-    /// Prepares to train `model` (which must output a scalar `loss`) from params drawn with `seed`.
+    /// Prepares to train `model` (which must output a scalar `loss`) from params drawn with `seed`, on the
+    /// default backend.
     pub fn new(model: Graph, loss: &str, opt: Optimizer, clip: Option<f64>, seed: u64) -> Result<Trainer, TrainError> {
+        Trainer::on(BackendKind::default(), model, loss, opt, clip, seed)
+    }
+
+    /// [`Trainer::new`] on a chosen backend.
+    pub fn on(
+        backend: BackendKind,
+        model: Graph,
+        loss: &str,
+        opt: Optimizer,
+        clip: Option<f64>,
+        seed: u64,
+    ) -> Result<Trainer, TrainError> {
         if !model.outputs().iter().any(|o| o.name == loss) {
             return Err(TrainError::NoLoss(loss.into()));
         }
@@ -73,7 +89,9 @@ impl Trainer {
         for (name, t) in init_params(&step.graph, seed)? {
             state.entry(name).or_insert(t);
         }
-        Ok(Trainer { model, loss: loss.into(), step, state, steps_done: 0 })
+        let step_engine = Engine::new(&step.graph, backend)?;
+        let eval_engine = Engine::new(&model, backend)?;
+        Ok(Trainer { model, loss: loss.into(), step, step_engine, eval_engine, state, steps_done: 0 })
     }
 
     pub fn steps_done(&self) -> u64 {
@@ -94,7 +112,7 @@ impl Trainer {
         let t = self.steps_done + 1;
         inputs.insert(LR_INPUT.into(), Tensor::scalar(DType::F32, lr));
         inputs.insert(STEP_INPUT.into(), Tensor::scalar(DType::F32, t as f64));
-        let outputs = interpret(&self.step.graph, &inputs, &self.state)?;
+        let outputs = self.step_engine.run(&inputs, &self.state)?;
         let mut loss = f64::NAN;
         for (o, value) in self.step.graph.outputs().iter().zip(outputs) {
             match o.name.strip_prefix("next/") {
@@ -113,7 +131,7 @@ impl Trainer {
 
     /// The loss on `inputs` with the current params, without updating them.
     pub fn eval(&self, inputs: &HashMap<String, Tensor>) -> Result<f64, TrainError> {
-        let outputs = interpret(&self.model, inputs, &self.state)?;
+        let outputs = self.eval_engine.run(inputs, &self.state)?;
         let i = self.model.outputs().iter().position(|o| o.name == self.loss).expect("checked in new");
         Ok(outputs[i].data[0])
     }

@@ -80,7 +80,7 @@ fn run_reads_inputs_and_params_and_writes_outputs() {
     let (xin, out, params) = (temp("x.npy"), temp("y.npy"), temp("w.safetensors"));
     write_npy(&xin, &x).unwrap();
     let input = format!("x={}", s(&xin));
-    ok(&["run", "zoo:mlp", "--input", &input, "-o", s(&out), "--seed", "4"]);
+    ok(&["run", "zoo:mlp", "--input", &input, "-o", s(&out), "--seed", "4", "--backend", "reference"]);
     let y = read_npy(&out).unwrap();
     assert_eq!(y.shape, vec![3, 8]);
 
@@ -90,10 +90,19 @@ fn run_reads_inputs_and_params_and_writes_outputs() {
     let expected = irc_runtime::interpret(&g, &HashMap::from([("x".to_string(), x)]), &w).unwrap();
     assert_eq!(y, expected[0]);
 
+    // The compiled CPU backend (the default) agrees to f32 precision.
+    let cpu_out = temp("y_cpu.npy");
+    ok(&["run", "zoo:mlp", "--input", &input, "-o", s(&cpu_out), "--seed", "4"]);
+    let y_cpu = read_npy(&cpu_out).unwrap();
+    for (a, b) in y_cpu.data.iter().zip(&y.data) {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+    }
+
     // Saved params replace the seed's.
     irc_runtime::save_safetensors(&params, &w).unwrap();
     let out2 = temp("y2.npy");
-    ok(&["run", "zoo:mlp", "--input", &input, "--params", s(&params), "--seed", "9", "-o", s(&out2)]);
+    let p = ["--params", s(&params), "--seed", "9", "-o", s(&out2), "--backend", "reference"];
+    ok(&[&["run", "zoo:mlp", "--input", &input][..], &p].concat());
     assert_eq!(read_npy(&out2).unwrap(), y);
 }
 
