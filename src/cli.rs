@@ -17,18 +17,11 @@ pub enum Command {
     /// Parse and verify a model; print a summary of its inputs, params and outputs.
     Check(ModelArgs),
     /// Compile a model and emit it in a chosen form.
-    Compile {
-        #[command(flatten)]
-        model: ModelArgs,
-        /// What to emit.
-        #[arg(long, value_enum, default_value_t = Emit::Ir)]
-        emit: Emit,
-        /// Write to this file instead of standard output.
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Compile(CompileArgs),
     /// Run a model on inputs (random ones where none are given) and print each output's shape and checksum.
     Run(RunArgs),
+    /// Time a benchmark suite on a backend, next to the memory roofline.
+    Bench(BenchArgs),
     /// Train a language model on a byte-level corpus (the bundled one by default).
     Train(TrainArgs),
     /// The model zoo.
@@ -108,6 +101,40 @@ pub struct ModelArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// What to emit: the graph (ir, json, dot) or its fused kernels (kernels). Default: ir, unless
+    /// --explain or --dump-kernels is given.
+    #[arg(long, value_enum)]
+    pub emit: Option<Emit>,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The target whose code `--dump-kernels` writes.
+    #[arg(long, value_enum, default_value_t = Target::Cpu)]
+    pub target: Target,
+    /// Write each kernel's IR, its target code and a manifest.json into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub dump_kernels: Option<PathBuf>,
+    /// Print each kernel's source nodes, bytes and flops, and the memory plan.
+    #[arg(long)]
+    pub explain: bool,
+    /// Size of a symbolic dimension for --explain, `SYM=N` (unset ones default to 8).
+    #[arg(long = "dim", short = 'd', value_name = "SYM=N")]
+    pub dims: Vec<String>,
+    /// Lower without fusion (one kernel per op), for comparison.
+    #[arg(long)]
+    pub no_fuse: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// Native code through Cranelift.
+    Cpu,
+}
+
+#[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -129,6 +156,18 @@ pub struct RunArgs {
     /// Save outputs: a `.npy` file (one output) or a `.safetensors` file (all outputs by name).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The suite: `cpu` (the CPU suite) or `cpu-small` (quick).
+    #[arg(default_value = "cpu")]
+    pub suite: String,
+    #[arg(long, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// Timed runs per workload (after two warm-up runs).
+    #[arg(long, default_value_t = 10)]
+    pub runs: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,4 +192,6 @@ pub enum Emit {
     Json,
     /// Graphviz DOT.
     Dot,
+    /// The fused kernels, as kernel IR.
+    Kernels,
 }

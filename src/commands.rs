@@ -6,24 +6,17 @@ use std::path::Path;
 use irc_ir::{Dim, Graph};
 use irc_runtime::Tensor;
 
-use crate::cli::{Cli, Command, Emit, RunArgs, ZooCommand};
+use crate::cli::{Cli, Command, RunArgs, ZooCommand};
 use crate::error::{CliError, Result, split_kv};
 use crate::load::{load_model, parse_config};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Check(m) => check(&load_model(&m.file, &m.config)?),
-        Command::Compile { model, emit, output } => {
-            let g = load_model(&model.file, &model.config)?;
-            let text = match emit {
-                Emit::Ir => irc_ir::print(&g),
-                Emit::Json => g.to_json() + "\n",
-                Emit::Dot => irc_ir::to_dot(&g),
-            };
-            write_text(output.as_deref(), &text)
-        }
+        Command::Compile(args) => crate::compile::compile(&args),
         Command::Run(args) => run(&args),
         Command::Train(args) => crate::train::train(&args),
+        Command::Bench(args) => crate::bench::bench(&args),
         Command::Zoo(ZooCommand::List) => {
             for m in irc_frontends::zoo::zoo_models() {
                 let keys: Vec<String> = m.all_keys().map(|k| format!("{}={}", k.name, k.default)).collect();
@@ -40,7 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
-fn write_text(path: Option<&Path>, text: &str) -> Result<()> {
+pub fn write_text(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         Some(p) => std::fs::write(p, text).map_err(|source| CliError::Io { path: p.display().to_string(), source }),
         None => {
@@ -65,7 +58,7 @@ fn check(g: &Graph) -> Result<()> {
 
 /// Sizes for symbolic dims: those given with `--dim`, then those the given input files imply, then 8 for
 /// any other symbol an input uses. (The interpreter checks that all of them agree.)
-fn symbol_sizes(g: &Graph, dims: &[String], given: &HashMap<String, Tensor>) -> Result<HashMap<String, usize>> {
+pub fn symbol_sizes(g: &Graph, dims: &[String], given: &HashMap<String, Tensor>) -> Result<HashMap<String, usize>> {
     let mut sizes = HashMap::new();
     for d in dims {
         let (k, v) = split_kv(d, "a dimension")?;

@@ -1,7 +1,9 @@
 //! The `irc` command-line tool.
 
+mod bench;
 mod cli;
 mod commands;
+mod compile;
 mod error;
 mod load;
 mod report;

@@ -240,13 +240,53 @@ impl<B: KernelBackend> Executable<B> {
         inputs: &HashMap<String, Tensor>,
         params: &HashMap<String, Tensor>,
     ) -> Result<Vec<Tensor>, RunError> {
+        let (b, mut slots) = self.prepare(inputs, params)?;
+        self.launch_all(&mut slots, &b, true)?;
+        self.program
+            .outputs
+            .iter()
+            .map(|(name, buf)| match &slots[*buf] {
+                Slot::Owned(h) => Ok(h.to_tensor()),
+                Slot::Borrowed(h) => Ok(h.to_tensor()),
+                _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
+            })
+            .collect()
+    }
+
+    /// Seconds each of `runs` passes over the kernels takes, after `warmup` untimed passes, with inputs
+    /// and params already in place and temps kept allocated: the compiled program's own time, without the
+    /// host-side conversions of [`Executable::run`].
+    pub fn time_kernels(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+        warmup: usize,
+        runs: usize,
+    ) -> Result<Vec<f64>, RunError> {
+        let (b, mut slots) = self.prepare(inputs, params)?;
+        let mut times = Vec::with_capacity(runs);
+        for i in 0..warmup + runs {
+            let start = std::time::Instant::now();
+            self.launch_all(&mut slots, &b, false)?;
+            if i >= warmup {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok(times)
+    }
+
+    /// Binds sizes, checks inputs, and places inputs, params and constants in their slots.
+    fn prepare<'a>(
+        &'a self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+    ) -> Result<(Bindings, Vec<Slot<'a>>), RunError> {
         let meta =
             |name: &str| params.get(name).map(Meta::from).or_else(|| self.resident.get(name).map(HostBuffer::meta));
         let b = bind_with(&self.graph, inputs, meta)?;
         check_shapes(&self.graph, &b)?;
         self.check_indices(inputs, &b)?;
-
-        let mut slots: Vec<Slot> = self
+        let slots = self
             .program
             .buffers
             .iter()
@@ -261,13 +301,19 @@ impl<B: KernelBackend> Executable<B> {
                 BufferKind::Temp => Slot::Unallocated,
             })
             .collect();
+        Ok((b, slots))
+    }
+
+    /// Launches every kernel in order, allocating temps on first use; with `free`, each temp is dropped
+    /// after its last reader.
+    fn launch_all(&self, slots: &mut [Slot], b: &Bindings, free: bool) -> Result<(), RunError> {
         for (li, launch) in self.program.launches.iter().enumerate() {
             let kernel = &self.program.kernels[launch.kernel];
             let mut views = Vec::with_capacity(launch.args.len());
             for &a in &launch.args {
                 if matches!(slots[a], Slot::Unallocated) {
                     let buf = &self.program.buffers[a];
-                    let shape = resolve_shape(&buf.shape, &b, &format!("buffer of kernel `{}`", kernel.name))?;
+                    let shape = resolve_shape(&buf.shape, b, &format!("buffer of kernel `{}`", kernel.name))?;
                     slots[a] = Slot::Owned(HostBuffer::zeros(buf.dtype, shape));
                 }
                 views.push(match &mut slots[a] {
@@ -283,19 +329,13 @@ impl<B: KernelBackend> Executable<B> {
             // SAFETY: each view points into a distinct live buffer of its program buffer's dtype and bound
             // shape; the kernel writes only temps, which nothing else references during the launch.
             unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &views, &sizes)? };
-            for &f in &self.frees[li] {
-                slots[f] = Slot::Freed;
+            if free {
+                for &f in &self.frees[li] {
+                    slots[f] = Slot::Freed;
+                }
             }
         }
-        self.program
-            .outputs
-            .iter()
-            .map(|(name, buf)| match &slots[*buf] {
-                Slot::Owned(h) => Ok(h.to_tensor()),
-                Slot::Borrowed(h) => Ok(h.to_tensor()),
-                _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
-            })
-            .collect()
+        Ok(())
     }
 
     /// The interpreter's index check, for index inputs the kernels read directly.

@@ -144,6 +144,30 @@ impl Expr {
     pub fn cast(dtype: DType, arg: Expr) -> Expr {
         Expr::Cast { dtype, arg: Box::new(arg) }
     }
+
+    /// The value of an integer expression over sizes only (extents, bytes, flops), given the values of
+    /// the kernel's sizes; `None` if it reads variables or buffers, or overflows.
+    pub fn eval_size(&self, sizes: &[i64]) -> Option<i64> {
+        match self {
+            Expr::Const { value, .. } => Some(*value as i64),
+            Expr::Size(i) => sizes.get(*i).copied(),
+            Expr::Cast { arg, .. } => arg.eval_size(sizes),
+            Expr::Binary { op, lhs, rhs } => {
+                let (a, b) = (lhs.eval_size(sizes)?, rhs.eval_size(sizes)?);
+                match op {
+                    BinOp::Add => a.checked_add(b),
+                    BinOp::Sub => a.checked_sub(b),
+                    BinOp::Mul => a.checked_mul(b),
+                    BinOp::Div => a.checked_div(b),
+                    BinOp::Rem => a.checked_rem(b),
+                    BinOp::Max => Some(a.max(b)),
+                    BinOp::Min => Some(a.min(b)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A statement of a kernel body.

@@ -1,0 +1,95 @@
+//! `irc bench SUITE`: times each workload of a suite on a backend and puts it next to the roofline floor.
+
+use std::time::Instant;
+
+use irc_frontends::bench::{SUITES, Workload, suite};
+use irc_runtime::{BackendKind, Engine, init_params, random_inputs};
+
+use crate::cli::BenchArgs;
+use crate::error::{CliError, Result};
+
+/// Bytes per second of a large copy on this machine (read + written) using every core, best of a few:
+/// the memory roofline.
+fn copy_bandwidth() -> f64 {
+    let n = 32 << 20; // 32M f32 = 128 MiB each way
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let src = vec![1.0f32; n];
+    let mut dst = vec![0.0f32; n];
+    let chunk = n.div_ceil(threads);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for (d, src) in dst.chunks_mut(chunk).zip(src.chunks(chunk)) {
+                s.spawn(move || d.copy_from_slice(src));
+            }
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&dst);
+    (2 * 4 * n) as f64 / best
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One row: kernels, compile seconds, median run seconds.
+fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<usize>, f64, f64)> {
+    let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
+    let t = Instant::now();
+    let engine = Engine::new(&w.graph, backend).map_err(err)?;
+    let compile = t.elapsed().as_secs_f64();
+    let inputs = random_inputs(&w.graph, &Default::default(), 0).map_err(err)?;
+    let params = init_params(&w.graph, 0).map_err(err)?;
+    let times = match &engine {
+        Engine::Cpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
+        Engine::Reference(_) => (0..runs.min(3))
+            .map(|_| {
+                let t = Instant::now();
+                engine.run(&inputs, &params).map(|_| t.elapsed().as_secs_f64())
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(err)?,
+    };
+    Ok((engine.program().map(|p| p.launches.len()), compile, median(times)))
+}
+
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    let workloads = suite(&args.suite)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SUITES.iter().map(|(n, _)| *n).collect();
+            CliError::Usage(format!("unknown suite `{}` (suites: {})", args.suite, names.join(", ")))
+        })?
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    let bw = copy_bandwidth();
+    println!(
+        "suite {} on {} ({} threads); copy roofline {:.1} GB/s; median of {} runs",
+        args.suite,
+        args.backend,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        bw / 1e9,
+        args.runs
+    );
+    println!(
+        "{:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
+        "workload", "kernels", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
+    );
+    for w in &workloads {
+        let (kernels, compile, t) = measure(w, args.backend, args.runs.max(1))?;
+        let floor = w.min_bytes as f64 / bw;
+        println!(
+            "{:<20} {:>7} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
+            w.name,
+            kernels.map_or("-".to_string(), |k| k.to_string()),
+            compile * 1e3,
+            t * 1e3,
+            floor * 1e3,
+            100.0 * floor / t,
+            w.min_bytes as f64 / t / 1e9,
+            w.flops as f64 / t / 1e9,
+        );
+    }
+    Ok(())
+}

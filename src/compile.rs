@@ -1,0 +1,178 @@
+//! `irc compile`: the graph in text, JSON or DOT; its fused kernels; kernel dumps and cost explanations.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use irc_codegen::kir::{Kernel, Program, print_kernel, print_program};
+use irc_codegen::{LowerOptions, lower_with, plan_memory};
+use irc_ir::Graph;
+use serde_json::json;
+
+use crate::cli::{CompileArgs, Emit, Target};
+use crate::commands::{symbol_sizes, write_text};
+use crate::error::{CliError, Result};
+use crate::load::load_model;
+
+fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
+    lower_with(g, &LowerOptions { fuse: !args.no_fuse }).map_err(|e| CliError::Run(e.to_string()))
+}
+
+pub fn compile(args: &CompileArgs) -> Result<()> {
+    let g = load_model(&args.model.file, &args.model.config)?;
+    let emit = match args.emit {
+        Some(e) => Some(e),
+        None if args.explain || args.dump_kernels.is_some() => None,
+        None => Some(Emit::Ir),
+    };
+    let needs_program = emit == Some(Emit::Kernels) || args.explain || args.dump_kernels.is_some();
+    let program = if needs_program { Some(lowered(&g, args)?) } else { None };
+    if let (Some(dir), Some(p)) = (&args.dump_kernels, &program) {
+        dump_kernels(p, args.target, dir)?;
+    }
+    if let Some(p) = program.as_ref().filter(|_| args.explain) {
+        let sizes = symbol_sizes(&g, &args.dims, &HashMap::new())?;
+        print!("{}", explain(p, &sizes));
+    }
+    let text = match emit {
+        None => return Ok(()),
+        Some(Emit::Ir) => irc_ir::print(&g),
+        Some(Emit::Json) => g.to_json() + "\n",
+        Some(Emit::Dot) => irc_ir::to_dot(&g),
+        Some(Emit::Kernels) => print_program(program.as_ref().expect("lowered above")),
+    };
+    write_text(args.output.as_deref(), &text)
+}
+
+/// Values of a kernel's sizes under `bindings` (symbols with offsets are resolved by name).
+fn kernel_sizes(k: &Kernel, bindings: &HashMap<String, usize>) -> Vec<i64> {
+    k.sizes.iter().map(|s| bindings.get(s).map_or(0, |&v| v as i64)).collect()
+}
+
+fn human_bytes(b: f64) -> String {
+    match b {
+        b if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.2} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
+/// Per kernel: source nodes, bytes and flops at the given sizes; then the memory plan.
+fn explain(p: &Program, bindings: &HashMap<String, usize>) -> String {
+    let mut out = String::new();
+    let mut sizes: Vec<_> = bindings.iter().collect();
+    sizes.sort();
+    let shown: Vec<String> = sizes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        out,
+        "{} kernels ({})",
+        p.launches.len(),
+        if shown.is_empty() { "static".into() } else { shown.join(", ") }
+    );
+    let _ = writeln!(out, "{:<4} {:<36} {:>6} {:>12} {:>12}  source nodes", "#", "kernel", "nodes", "bytes", "flops");
+    let (mut total_bytes, mut total_flops) = (0i64, 0i64);
+    for (i, l) in p.launches.iter().enumerate() {
+        let k = &p.kernels[l.kernel];
+        let s = kernel_sizes(k, bindings);
+        let eval = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().and_then(|e| e.eval_size(&s)).unwrap_or(0);
+        let (bytes, flops) = (eval(&k.info.bytes), eval(&k.info.flops));
+        total_bytes += bytes;
+        total_flops += flops;
+        let nodes: Vec<String> = k.info.nodes.iter().take(8).map(|n| n.to_string()).collect();
+        let more = if k.info.nodes.len() > 8 { " ..." } else { "" };
+        let _ = writeln!(
+            out,
+            "{i:<4} {:<36} {:>6} {:>12} {:>12}  {}{more}",
+            k.name,
+            k.info.nodes.len(),
+            human_bytes(bytes as f64),
+            flops,
+            nodes.join(" ")
+        );
+    }
+    let _ = writeln!(out, "total: {} moved, {total_flops} flops", human_bytes(total_bytes as f64));
+    let buffer_bytes = |b: usize| {
+        let buf = &p.buffers[b];
+        buf.shape.bind(bindings).map(|d| d.iter().product::<usize>() * buf.dtype.size_bytes()).unwrap_or(0)
+    };
+    let plan = plan_memory(p, buffer_bytes);
+    let unplanned: usize = (0..p.buffers.len())
+        .filter(|&b| plan.offsets[b].is_some())
+        .map(|b| buffer_bytes(b).div_ceil(irc_codegen::plan::ALIGN) * irc_codegen::plan::ALIGN)
+        .sum();
+    let _ = writeln!(
+        out,
+        "memory: intermediates need {} planned by liveness (peak live {}, {:.2}x of it; {} without reuse)",
+        human_bytes(plan.arena_bytes as f64),
+        human_bytes(plan.live_peak as f64),
+        plan.arena_bytes as f64 / plan.live_peak.max(1) as f64,
+        human_bytes(unplanned as f64),
+    );
+    out
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError {
+    let path = path.display().to_string();
+    move |source| CliError::Io { path, source }
+}
+
+/// Writes `NN_name.kir` and the target code for each kernel, and `manifest.json`.
+fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut entries = Vec::new();
+    for (i, k) in p.kernels.iter().enumerate() {
+        let stem = format!("{i:02}_{}", k.name);
+        let kir_path = dir.join(format!("{stem}.kir"));
+        std::fs::write(&kir_path, print_kernel(k)).map_err(io(&kir_path))?;
+        let code_path = match target {
+            Target::Cpu => {
+                let compiled = irc_codegen::cranelift::compile_kernel(k).map_err(|e| CliError::Run(e.to_string()))?;
+                let path = dir.join(format!("{stem}.clif"));
+                std::fs::write(&path, compiled.clif_text()).map_err(io(&path))?;
+                path
+            }
+        };
+        let show = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().map(|e| expr_text(k, e));
+        let launches: Vec<Vec<usize>> = p.launches.iter().filter(|l| l.kernel == i).map(|l| l.args.clone()).collect();
+        entries.push(json!({
+            "index": i,
+            "name": k.name,
+            "source_nodes": k.info.nodes.iter().map(|n| n.0).collect::<Vec<_>>(),
+            "buffers": k.buffers.iter().map(|b| json!({
+                "name": b.name, "dtype": b.dtype.name(), "access": format!("{:?}", b.access).to_lowercase()
+            })).collect::<Vec<_>>(),
+            "program_buffers": launches,
+            "sizes": k.sizes,
+            "grid": k.grid.iter().map(|(_, e)| expr_text(k, e)).collect::<Vec<_>>(),
+            "bytes": show(&k.info.bytes),
+            "flops": show(&k.info.flops),
+            "kernel_ir": kir_path.file_name().map(|f| f.to_string_lossy().to_string()),
+            "target_code": code_path.file_name().map(|f| f.to_string_lossy().to_string()),
+        }));
+    }
+    let buffers: Vec<_> = p
+        .buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| json!({"index": i, "dtype": b.dtype.name(), "shape": b.shape.to_string(), "kind": format!("{:?}", b.kind).split('(').next().unwrap_or("").to_lowercase()}))
+        .collect();
+    let manifest = json!({"program": p.name, "target": format!("{target:?}").to_lowercase(), "buffers": buffers, "kernels": entries});
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).expect("json values serialize");
+    std::fs::write(&path, text + "\n").map_err(io(&path))
+}
+
+/// An expression as the kernel printer writes it.
+fn expr_text(k: &Kernel, e: &irc_codegen::kir::Expr) -> String {
+    let mut probe = k.clone();
+    probe.body = vec![];
+    probe.grid = vec![];
+    // The printer renders expressions inside kernels; render this one as the extent of a one-var grid.
+    let v = probe.var("_", irc_ir::DType::I64);
+    probe.grid.push((v, e.clone()));
+    let text = print_kernel(&probe);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("parallel for _ in 0..").map(|r| r.trim_end_matches(" {").to_string()))
+        .unwrap_or_default()
+}
