@@ -163,3 +163,41 @@ fn train_rejects_bad_arguments() {
     assert!(err.contains("sequence length 32"), "{err}");
     assert!(fails(&["train", "zoo:gpt-tiny", "--corpus", "no/such.txt"]).contains("no/such.txt"));
 }
+
+#[test]
+fn compile_shows_and_dumps_kernels() {
+    let kernels = ok(&["compile", "zoo:mlp", "--emit", "kernels"]);
+    assert!(kernels.starts_with("program mlp") && kernels.contains("parallel for"), "{kernels}");
+    assert_eq!(kernels.matches("\nlaunch ").count(), 2, "{kernels}");
+
+    let explain = ok(&["compile", "zoo:gpt-block", "--explain", "--dim", "B=2", "--dim", "T=16"]);
+    assert!(explain.starts_with("11 kernels (B=2, T=16)"), "{explain}");
+    assert!(explain.contains("memory: intermediates need"), "{explain}");
+    let unfused = ok(&["compile", "zoo:gpt-block", "--explain", "--no-fuse"]);
+    assert!(unfused.lines().next().unwrap().split(' ').next().unwrap().parse::<usize>().unwrap() > 11, "{unfused}");
+
+    let dir = temp("dump");
+    ok(&["compile", "zoo:mlp", "--target", "cpu", "--dump-kernels", s(&dir)]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let kernels = manifest["kernels"].as_array().unwrap();
+    assert_eq!(kernels.len(), 2);
+    for k in kernels {
+        assert!(!k["source_nodes"].as_array().unwrap().is_empty());
+        let kir = std::fs::read_to_string(dir.join(k["kernel_ir"].as_str().unwrap())).unwrap();
+        assert!(kir.starts_with("kernel "), "{kir}");
+        let clif = std::fs::read_to_string(dir.join(k["target_code"].as_str().unwrap())).unwrap();
+        assert!(clif.contains("function"), "{clif}");
+        assert!(k["bytes"].is_string() && k["flops"].is_string());
+    }
+}
+
+#[test]
+fn bench_prints_a_row_per_workload() {
+    let out = ok(&["bench", "cpu-small", "--runs", "1"]);
+    assert!(out.contains("copy roofline"), "{out}");
+    for w in ["silu(x*w+b)", "softmax rows", "layer_norm rows", "matmul", "gpt-block forward"] {
+        assert!(out.lines().any(|l| l.starts_with(w)), "{out}");
+    }
+    assert!(fails(&["bench", "gpu-huge"]).contains("unknown suite"));
+}
