@@ -194,3 +194,25 @@ fn short_run_on_the_bundled_corpus_beats_the_unigram_baseline() {
     let baseline = corpus.unigram_val_cross_entropy();
     assert!(loss < baseline - 0.2, "validation loss {loss} is not clearly below the unigram baseline {baseline}");
 }
+
+#[test]
+fn cpu_backend_trains_like_the_reference_interpreter() {
+    // The whole step graph (forward, backward, AdamW) compiled to kernels against the interpreter, in f32:
+    // losses agree to f32 accumulation error over a few steps.
+    use irc_runtime::BackendKind;
+    let new = |kind| Trainer::on(kind, tiny_gpt(), "loss", Optimizer::adamw(), Some(1.0), 5).unwrap();
+    let (mut reference, mut cpu) = (new(BackendKind::Reference), new(BackendKind::Cpu));
+    for step in 1..=4 {
+        let (a, b) = (reference.step(batch(step), 1e-2).unwrap(), cpu.step(batch(step), 1e-2).unwrap());
+        assert!((a - b).abs() <= 1e-4 * a.abs(), "step {step}: reference {a} vs cpu {b}");
+    }
+    // Adam divides by sqrt(v), so a gradient that is pure rounding noise (the key bias, to which softmax is
+    // invariant) still moves its param by up to lr per step: params are compared to a small fraction of the
+    // total movement allowed (4 steps x lr 1e-2), not relatively.
+    let (pr, pc) = (reference.params(), cpu.params());
+    for (name, t) in &pr {
+        for (x, y) in t.data.iter().zip(&pc[name].data) {
+            assert!((x - y).abs() <= 1e-3, "{name}: {x} vs {y}");
+        }
+    }
+}
