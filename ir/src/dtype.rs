@@ -67,3 +67,52 @@ impl FromStr for DType {
             .ok_or_else(|| format!("unknown dtype `{s}` (expected one of f32, f16, bf16, f64, i32, i64, bool)"))
     }
 }
+
+/// Rounds `v` to the nearest value of `dtype`: floats to nearest-even (f16 and bf16 correctly, through an
+/// f32 rounded to odd so there is no double rounding); integers truncate toward zero and wrap; bool is
+/// `v != 0`. Every component that stores values of a dtype (interpreter, kernel evaluator) rounds with this.
+#[inline]
+pub fn round_to(dtype: DType, v: f64) -> f64 {
+    match dtype {
+        DType::F64 => v,
+        DType::F32 => v as f32 as f64,
+        DType::F16 => half::f16::from_f32(f32_round_odd(v)).to_f64(),
+        DType::BF16 => half::bf16::from_f32(f32_round_odd(v)).to_f64(),
+        DType::I32 => (v as i64) as i32 as f64,
+        DType::I64 => v as i64 as f64,
+        DType::Bool => (v != 0.0) as u8 as f64,
+    }
+}
+
+/// `v` as f32 rounded to odd: truncated toward zero, with the last bit set when inexact. Rounding this to a
+/// narrower format (f16, bf16) gives the correctly rounded result of `v` itself.
+fn f32_round_odd(v: f64) -> f32 {
+    let f = v as f32;
+    if !f.is_finite() || f as f64 == v {
+        return f;
+    }
+    let mut bits = f.to_bits();
+    if (f as f64).abs() > v.abs() {
+        bits -= 1; // one step toward zero: the truncated value
+    }
+    f32::from_bits(bits | 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_rounding_has_no_double_rounding() {
+        // 1 + 2^-11 + 2^-40 is just above the f16 halfway point between 1 and 1 + 2^-10: it must round up,
+        // though rounding to f32 first would land exactly on the halfway point and round to even (down).
+        let v = 1.0 + 2f64.powi(-11) + 2f64.powi(-40);
+        assert_eq!(round_to(DType::F16, v), 1.0 + 2f64.powi(-10));
+        assert_eq!(round_to(DType::F16, 1.0 + 2f64.powi(-11)), 1.0);
+        let w = 1.0 + 2f64.powi(-8) + 2f64.powi(-40);
+        assert_eq!(round_to(DType::BF16, w), 1.0 + 2f64.powi(-7));
+        assert_eq!(round_to(DType::F16, -v), -(1.0 + 2f64.powi(-10)));
+        assert!(round_to(DType::F16, 1e9).is_infinite());
+        assert_eq!(round_to(DType::I32, 2f64.powi(31)), -(2f64.powi(31)));
+    }
+}

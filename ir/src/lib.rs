@@ -12,7 +12,7 @@ mod shape;
 pub mod text;
 
 pub use dot::to_dot;
-pub use dtype::DType;
+pub use dtype::{DType, round_to};
 pub use error::IrError;
 pub use graph::{Graph, Node, NodeId, Output};
 pub use infer::{broadcast_shapes, infer_type};

@@ -12,19 +12,7 @@ pub struct Tensor {
     pub data: Vec<f64>,
 }
 
-/// Rounds `v` to the nearest value of `dtype` (ints truncate toward zero and wrap; bool is `v != 0`).
-#[inline]
-pub fn round_to(dtype: DType, v: f64) -> f64 {
-    match dtype {
-        DType::F64 => v,
-        DType::F32 => v as f32 as f64,
-        DType::F16 => half::f16::from_f64(v).to_f64(),
-        DType::BF16 => half::bf16::from_f64(v).to_f64(),
-        DType::I32 => (v as i64) as i32 as f64,
-        DType::I64 => v as i64 as f64,
-        DType::Bool => (v != 0.0) as u8 as f64,
-    }
-}
+pub use irc_ir::round_to;
 
 impl Tensor {
     /// A tensor from values, rounded to `dtype`. `data.len()` must equal the shape's element count.

@@ -64,19 +64,7 @@ impl Scalar {
     }
 }
 
-/// Rounds `v` to the nearest value of `dtype` (integers truncate toward zero and wrap; bool is `v != 0`).
-/// The same rounding as `irc_runtime::round_to`.
-pub fn round_to(dtype: DType, v: f64) -> f64 {
-    match dtype {
-        DType::F64 => v,
-        DType::F32 => v as f32 as f64,
-        DType::F16 => half::f16::from_f64(v).to_f64(),
-        DType::BF16 => half::bf16::from_f64(v).to_f64(),
-        DType::I32 => (v as i64) as i32 as f64,
-        DType::I64 => v as i64 as f64,
-        DType::Bool => (v != 0.0) as u8 as f64,
-    }
-}
+pub use irc_ir::round_to;
 
 /// `v` (a value of `from`) converted to `to` with the cast semantics above.
 pub fn cast_value(from: DType, to: DType, v: f64) -> f64 {
