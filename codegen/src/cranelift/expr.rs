@@ -13,6 +13,7 @@ use irc_ir::{DType, UnaryOp};
 use super::CompileOptions;
 use super::half;
 use super::helpers::{Helper, binary_helper, unary_helper};
+use super::math;
 use crate::kir::{BinOp, Expr, Kernel};
 
 /// The type a value of `dtype` has in registers: f16 and bf16 compute in f32, bool is an i8 0/1.
@@ -177,6 +178,12 @@ impl Tx<'_, '_> {
                 UnaryOp::Neg => self.b.ins().ineg(x),
                 _ => self.b.ins().iabs(x),
             };
+        }
+        // f32 exp, log and tanh are inline; f16/bf16 keep the exact helpers, since they round again.
+        if dtype == DType::F32
+            && let Some(r) = math::unary(&mut self.b, op, x)
+        {
+            return r;
         }
         if let Some(helper) = unary_helper(op) {
             return self.call(helper, &[x]);

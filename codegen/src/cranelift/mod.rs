@@ -12,6 +12,7 @@ mod expr;
 mod func;
 mod half;
 mod helpers;
+mod math;
 mod simd;
 
 use std::sync::Mutex;

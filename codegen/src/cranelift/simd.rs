@@ -15,7 +15,8 @@
 //! - a buffer the body stores to is stored and loaded at one index only, so no iteration reads what
 //!   another writes.
 //!
-//! Transcendentals call the scalar helper once per lane.
+//! f32 exp, log and tanh are inline vector code (`math.rs`); other transcendentals call the scalar
+//! helper once per lane.
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,6 +26,7 @@ use irc_ir::{DType, UnaryOp};
 
 use super::expr::{Tx, float_cc, iconst, mem_flags};
 use super::helpers::{Helper, binary_helper, unary_helper};
+use super::math;
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
 
 const LANES: u8 = 4;
@@ -283,6 +285,9 @@ impl Tx<'_, '_> {
             },
             Expr::Unary { op, arg } => {
                 let x = self.vector(var, locals, g, arg);
+                if let Some(r) = math::unary(&mut self.b, *op, x) {
+                    return r;
+                }
                 if let Some(helper) = unary_helper(*op) {
                     return self.per_lane(helper, &[x]);
                 }

@@ -206,6 +206,16 @@ pub fn same_f32(a: f32, b: f32) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }
 
+/// Equal, both NaN, or finite neighbours at most `ulps` apart on the same side of zero (for the inline
+/// f32 exp, log and tanh, which are at most 1 ulp from the correctly rounded result).
+pub fn near_f32(a: f32, b: f32, ulps: u32) -> bool {
+    same_f32(a, b)
+        || (a.is_finite()
+            && b.is_finite()
+            && a.is_sign_negative() == b.is_sign_negative()
+            && a.to_bits().abs_diff(b.to_bits()) <= ulps)
+}
+
 pub fn same_f64(a: f64, b: f64) -> bool {
     a == b || (a.is_nan() && b.is_nan())
 }

@@ -1,0 +1,264 @@
+//! Inline f32 `exp`, `log` and `tanh`, emitted as Cranelift instructions for scalar f32 and f32x4 alike
+//! (the same instruction sequence, so vector lanes give the scalar code's bits). A call to a Rust helper
+//! costs about 8 ns and forces vector loops to go lane by lane; these cost a few ns per four lanes.
+//! f64 (the reference-precision path) and f16/bf16 (which round the f32 result again) keep the exact
+//! helpers. Errors against the f64 functions: `codegen/tests/cranelift_math.rs`, docs/CPU.md.
+//!
+//! No fused multiply-add: Cranelift only has `fma` where the host does, and mul+add keeps the result
+//! independent of the host's features.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use irc_ir::UnaryOp;
+
+/// exp's input is clamped to this range: below it the result rounds to 0, above it overflows, and inside
+/// it `n = round(x / ln 2)` lies in [-150, 128], so 2^n splits into two normal-range factors.
+const EXP_MIN: f32 = -104.0;
+const EXP_MAX: f32 = 88.8;
+const LOG2E: f32 = std::f32::consts::LOG2_E;
+/// ln 2 = LN2_HI + LN2_LO (Cody-Waite): LN2_HI has 9 significant bits, so `n * LN2_HI` is exact for
+/// |n| <= 2^15 and `x - n * LN2_HI` loses nothing.
+const LN2_HI: f32 = 0.693_359_4; // 0x3f31_8000 = 355 / 512
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// Adding 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to the nearest integer (ties to even), which
+/// then sits in the low mantissa bits.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+/// e^r = 1 + r + r^2 * P(r) on [-ln2/2, ln2/2], P in Horner order, highest degree first (Cephes `expf`,
+/// written as the f32 values they round to).
+const EXP_P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5];
+
+/// Below this |x|, tanh is the odd polynomial x + x^3 * Q(x^2); above, 1 - 2 / (e^(2|x|) + 1), whose
+/// cancellation is mild once tanh |x| > 0.55.
+const TANH_SMALL: f32 = 0.625;
+/// Q in Horner order, highest degree first (Cephes `tanhf`).
+const TANH_Q: [f32; 5] = [-5.704_988_7e-3, 2.063_909e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328e-1];
+
+/// log x = e ln 2 + log m with x = 2^e m, m in [sqrt(1/2), sqrt(2)); log(1 + f) = f - f^2/2 + f^3 * L(f)
+/// with L in Horner order, highest degree first (Cephes `logf`).
+const LOG_L: [f32; 9] = [
+    7.037_683_6e-2,
+    -1.151_461e-1,
+    1.167_699_9e-1,
+    -1.242_014_1e-1,
+    1.424_932_3e-1,
+    -1.666_805_8e-1,
+    2.000_071_5e-1,
+    -2.499_999_4e-1,
+    3.333_333e-1,
+];
+/// Subnormal inputs are scaled by 2^SUBNORMAL_SHIFT into the normal range first.
+const SUBNORMAL_SHIFT: i32 = 23;
+
+const SIGN_BIT: i32 = i32::MIN;
+const MANTISSA_MASK: i32 = 0x007f_ffff;
+const F32_BIAS: i32 = 127;
+const F32_MANTISSA_BITS: i64 = 23;
+
+/// The inline version of `op` on `x` (an f32 or f32x4 value), or `None` when `op` is not done inline.
+pub(super) fn unary(b: &mut FunctionBuilder, op: UnaryOp, x: Value) -> Option<Value> {
+    let ty = b.func.dfg.value_type(x);
+    if ty != types::F32 && ty != types::F32X4 {
+        return None;
+    }
+    let mut m = Math { b, ty };
+    match op {
+        UnaryOp::Exp => Some(m.exp(x)),
+        UnaryOp::Tanh => Some(m.tanh(x)),
+        UnaryOp::Log => Some(m.log(x)),
+        _ => None,
+    }
+}
+
+/// Emits code for one value type: `F32` or `F32X4` (constants are splatted for vectors).
+struct Math<'a, 'f> {
+    b: &'a mut FunctionBuilder<'f>,
+    ty: Type,
+}
+
+impl Math<'_, '_> {
+    fn vector(&self) -> bool {
+        self.ty.is_vector()
+    }
+
+    fn int_ty(&self) -> Type {
+        if self.vector() { types::I32X4 } else { types::I32 }
+    }
+
+    fn f(&mut self, c: f32) -> Value {
+        let s = self.b.ins().f32const(c);
+        if self.vector() { self.b.ins().splat(self.ty, s) } else { s }
+    }
+
+    fn i(&mut self, c: i32) -> Value {
+        let s = self.b.ins().iconst(types::I32, c as u32 as i64);
+        if self.vector() { self.b.ins().splat(types::I32X4, s) } else { s }
+    }
+
+    fn bits_of(&mut self, x: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        let ty = self.int_ty();
+        self.b.ins().bitcast(ty, little, x)
+    }
+
+    fn float_of(&mut self, x: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.b.ins().bitcast(self.ty, little, x)
+    }
+
+    /// `cc(x, y) ? a : b` lane by lane (a NaN comparison is false, picking `b`).
+    fn select(&mut self, cc: FloatCC, x: Value, y: Value, a: Value, b: Value) -> Value {
+        let c = self.b.ins().fcmp(cc, x, y);
+        if self.vector() {
+            let mask = self.float_of(c);
+            self.b.ins().bitselect(mask, a, b)
+        } else {
+            self.b.ins().select(c, a, b)
+        }
+    }
+
+    /// `coeffs[0] * x^(n-1) + ... + coeffs[n-1]`, by Horner's rule.
+    fn horner(&mut self, x: Value, coeffs: &[f32]) -> Value {
+        let mut p = self.f(coeffs[0]);
+        for &c in &coeffs[1..] {
+            let c = self.f(c);
+            let px = self.b.ins().fmul(p, x);
+            p = self.b.ins().fadd(px, c);
+        }
+        p
+    }
+
+    /// 2^n for an integer `n` in [-126, 127], built in the exponent bits.
+    fn pow2(&mut self, n: Value) -> Value {
+        let bias = self.i(F32_BIAS);
+        let e = self.b.ins().iadd(n, bias);
+        let bits = self.b.ins().ishl_imm_u(e, F32_MANTISSA_BITS);
+        self.float_of(bits)
+    }
+
+    /// e^x = 2^n * e^r with x = n ln 2 + r, |r| <= ln2/2 (a little more where x * log2 e rounds up).
+    fn exp(&mut self, x: Value) -> Value {
+        // Clamp, letting NaN through (its comparisons are false).
+        let lo = self.f(EXP_MIN);
+        let x = self.select(FloatCC::LessThan, x, lo, lo, x);
+        let hi = self.f(EXP_MAX);
+        let x = self.select(FloatCC::GreaterThan, x, hi, hi, x);
+
+        let log2e = self.f(LOG2E);
+        let magic = self.f(ROUND_MAGIC);
+        let t = self.b.ins().fmul(x, log2e);
+        let t = self.b.ins().fadd(t, magic);
+        let nf = self.b.ins().fsub(t, magic);
+        // The integer n is t's bit pattern minus the magic number's.
+        let t_bits = self.bits_of(t);
+        let magic_bits = self.i(ROUND_MAGIC.to_bits() as i32);
+        let n = self.b.ins().isub(t_bits, magic_bits);
+
+        let ln2_hi = self.f(LN2_HI);
+        let ln2_lo = self.f(LN2_LO);
+        let a = self.b.ins().fmul(nf, ln2_hi);
+        let r = self.b.ins().fsub(x, a);
+        let c = self.b.ins().fmul(nf, ln2_lo);
+        let r = self.b.ins().fsub(r, c);
+
+        let p = self.horner(r, &EXP_P);
+        let r2 = self.b.ins().fmul(r, r);
+        let y = self.b.ins().fmul(p, r2);
+        let y = self.b.ins().fadd(y, r);
+        let one = self.f(1.0);
+        let y = self.b.ins().fadd(y, one);
+
+        // 2^n as 2^(n >> 1) * 2^(n - (n >> 1)), both normal: the first product is exact, the second
+        // rounds once (to a subnormal, 0 or inf at the ends of the range).
+        let n1 = self.b.ins().sshr_imm_u(n, 1);
+        let n2 = self.b.ins().isub(n, n1);
+        let s1 = self.pow2(n1);
+        let s2 = self.pow2(n2);
+        let y = self.b.ins().fmul(y, s1);
+        self.b.ins().fmul(y, s2)
+    }
+
+    fn log(&mut self, x: Value) -> Value {
+        // Subnormals: scale up, and take the shift off the exponent.
+        let tiny = self.f(f32::MIN_POSITIVE);
+        let scale = self.f(2f32.powi(SUBNORMAL_SHIFT));
+        let scaled = self.b.ins().fmul(x, scale);
+        let xs = self.select(FloatCC::LessThan, x, tiny, scaled, x);
+        let shift = self.f(SUBNORMAL_SHIFT as f32);
+        let zero = self.f(0.0);
+        let shift = self.select(FloatCC::LessThan, x, tiny, shift, zero);
+
+        // x = 2^e m with m in [1, 2), read from the bits (x > 0 here; other inputs are fixed up below).
+        let bits = self.bits_of(xs);
+        let e = self.b.ins().ushr_imm_u(bits, F32_MANTISSA_BITS);
+        let bias = self.i(F32_BIAS);
+        let e = self.b.ins().isub(e, bias);
+        let e = self.b.ins().fcvt_from_sint(self.ty, e);
+        let e = self.b.ins().fsub(e, shift);
+        let mask = self.i(MANTISSA_MASK);
+        let m = self.b.ins().band(bits, mask);
+        let one_bits = self.i(1f32.to_bits() as i32);
+        let m = self.b.ins().bor(m, one_bits);
+        let m = self.float_of(m);
+        // Into [sqrt(1/2), sqrt(2)), so that log m is small on both sides of 0.
+        let sqrt2 = self.f(std::f32::consts::SQRT_2);
+        let half = self.f(0.5);
+        let one = self.f(1.0);
+        let m_half = self.b.ins().fmul(m, half);
+        let e_up = self.b.ins().fadd(e, one);
+        let e = self.select(FloatCC::GreaterThan, m, sqrt2, e_up, e);
+        let m = self.select(FloatCC::GreaterThan, m, sqrt2, m_half, m);
+        let f = self.b.ins().fsub(m, one);
+
+        let z = self.b.ins().fmul(f, f);
+        let y = self.horner(f, &LOG_L);
+        let y = self.b.ins().fmul(y, f);
+        let y = self.b.ins().fmul(y, z);
+        let ln2_lo = self.f(LN2_LO);
+        let c = self.b.ins().fmul(e, ln2_lo);
+        let y = self.b.ins().fadd(y, c);
+        let hz = self.b.ins().fmul(z, half);
+        let y = self.b.ins().fsub(y, hz);
+        let r = self.b.ins().fadd(f, y);
+        let ln2_hi = self.f(LN2_HI);
+        let c = self.b.ins().fmul(e, ln2_hi);
+        let r = self.b.ins().fadd(r, c);
+
+        // log(+inf) = +inf, log(±0) = -inf, log(x < 0) = log(NaN) = NaN.
+        let inf = self.f(f32::INFINITY);
+        let r = self.select(FloatCC::Equal, x, inf, inf, r);
+        let neg_inf = self.f(f32::NEG_INFINITY);
+        let r = self.select(FloatCC::Equal, x, zero, neg_inf, r);
+        let nan = self.f(f32::NAN);
+        self.select(FloatCC::GreaterThanOrEqual, x, zero, r, nan)
+    }
+
+    fn tanh(&mut self, x: Value) -> Value {
+        let a = self.b.ins().fabs(x);
+
+        let z = self.b.ins().fmul(a, a);
+        let q = self.horner(z, &TANH_Q);
+        let q = self.b.ins().fmul(q, z);
+        let q = self.b.ins().fmul(q, a);
+        let small = self.b.ins().fadd(q, a);
+
+        // Large |x| saturates by itself: e^(2|x|) overflows to inf and 2 / inf is 0.
+        let a2 = self.b.ins().fadd(a, a);
+        let e = self.exp(a2);
+        let one = self.f(1.0);
+        let two = self.f(2.0);
+        let e1 = self.b.ins().fadd(e, one);
+        let d = self.b.ins().fdiv(two, e1);
+        let large = self.b.ins().fsub(one, d);
+
+        let limit = self.f(TANH_SMALL);
+        let t = self.select(FloatCC::LessThan, a, limit, small, large);
+        // tanh is odd: put x's sign on the result (which keeps tanh(-0) = -0).
+        let t = self.bits_of(t);
+        let x_bits = self.bits_of(x);
+        let sign_mask = self.i(SIGN_BIT);
+        let sign = self.b.ins().band(x_bits, sign_mask);
+        let t = self.b.ins().bor(t, sign);
+        self.float_of(t)
+    }
+}
