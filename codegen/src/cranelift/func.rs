@@ -18,6 +18,10 @@ use super::helpers::Helper;
 use super::{CompileOptions, simd};
 use crate::kir::{Kernel, Stmt, VarId};
 
+/// Columns of the innermost grid dimension per block when a kernel walks its rows in column blocks
+/// (`blocked_rows`): 64 f32 columns of a 1024-deep `B` are 256 KiB, which stays in a 512 KiB L2.
+const COL_BLOCK: i64 = 64;
+
 /// The imported helper functions, by (helper, is f64).
 pub(super) type HelperIds = HashMap<(Helper, bool), FuncId>;
 
@@ -49,6 +53,7 @@ fn begin<'a, 'f>(
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
+    b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let vars = k.vars.iter().map(|v| b.declare_var(reg_type(v.dtype))).collect();
     let mut tx = Tx { k, b, module, options, vars, bufs: Vec::new(), sizes: Vec::new(), helper_ids, simd_loops: 0 };
@@ -86,6 +91,7 @@ pub(super) fn build_kernel(
     let nonempty = tx.b.ins().icmp(IntCC::SignedLessThan, start, end);
     let (work, done) = (tx.b.create_block(), tx.b.create_block());
     tx.b.ins().brif(nonempty, work, &[], done, &[]);
+    tx.b.seal_block(work);
     tx.b.switch_to_block(work);
     match k.grid.split_last() {
         None => tx.stmts(&k.body),
@@ -129,8 +135,86 @@ impl Tx<'_, '_> {
         self.b.ins().select(valid, total, zero)
     }
 
-    /// Runs flattened indices `start..end` row by row (see the module docs).
+    /// Runs flattened indices `start..end` (see the module docs): row by row, or, for a body with nested
+    /// loops (matmul), the whole rows in the range in column blocks.
     fn grid_rows(
+        &mut self,
+        outer: &[(VarId, crate::kir::Expr)],
+        inner: VarId,
+        extents: &[Value],
+        start: Value,
+        end: Value,
+    ) {
+        let k = self.k;
+        if outer.is_empty() || !k.body.iter().any(|s| matches!(s, Stmt::Loop { .. })) {
+            return self.walk_rows(outer, inner, extents, start, end);
+        }
+        // Whole rows `first..last`; the partial rows before and after walk as usual. The code for a
+        // row segment is emitted three times: count its vector loops once.
+        let width = extents[extents.len() - 1];
+        let w_minus_1 = self.b.ins().iadd_imm_s(width, -1);
+        let up = self.b.ins().iadd(start, w_minus_1);
+        let first = self.b.ins().udiv(up, width);
+        let last = self.b.ins().udiv(end, width);
+        let first_at = self.b.ins().imul(first, width);
+        let head_end = self.b.ins().smin(first_at, end);
+        let simd_before = self.simd_loops;
+        self.walk_rows(outer, inner, extents, start, head_end);
+        let simd_one = self.simd_loops - simd_before;
+        self.blocked_rows(outer, inner, extents, first, last);
+        let last_at = self.b.ins().imul(last, width);
+        let tail_start = self.b.ins().smax(last_at, head_end);
+        self.walk_rows(outer, inner, extents, tail_start, end);
+        self.simd_loops = simd_before + simd_one;
+    }
+
+    /// Rows `first..last` (whole rows), `COL_BLOCK` columns of every row at a time: a matmul's grid
+    /// points in one column block read the same columns of `B`, which then stay in cache across rows.
+    /// Grid points are independent, so any order computes the same values.
+    fn blocked_rows(
+        &mut self,
+        outer: &[(VarId, crate::kir::Expr)],
+        inner: VarId,
+        extents: &[Value],
+        first: Value,
+        last: Value,
+    ) {
+        let width = extents[extents.len() - 1];
+        let zero = iconst(&mut self.b, types::I64, 0);
+        let up = self.b.ins().iadd_imm_s(width, COL_BLOCK - 1);
+        let blocks = self.b.ins().udiv_imm_u(up, COL_BLOCK);
+        let (block, row) = (self.b.declare_var(types::I64), self.b.declare_var(types::I64));
+        let k = self.k;
+        self.counted_loop(block, zero, blocks, 1, |tx| {
+            let bi = tx.b.use_var(block);
+            let lo = tx.b.ins().imul_imm_u(bi, COL_BLOCK);
+            let hi = tx.b.ins().iadd_imm_s(lo, COL_BLOCK);
+            let hi = tx.b.ins().smin(hi, width);
+            tx.counted_loop(row, first, last, 1, |tx| {
+                let r = tx.b.use_var(row);
+                tx.set_outer(outer, extents, r);
+                tx.range_loop(inner, lo, hi, &k.body);
+            });
+        });
+    }
+
+    /// Sets the outer grid variables to row `q` (the flattened index over the outer dimensions).
+    fn set_outer(&mut self, outer: &[(VarId, crate::kir::Expr)], extents: &[Value], q: Value) {
+        let mut q = q;
+        for (d, (var, _)) in outer.iter().enumerate().rev() {
+            let value = if d == 0 {
+                q
+            } else {
+                let v = self.b.ins().urem(q, extents[d]);
+                q = self.b.ins().udiv(q, extents[d]);
+                v
+            };
+            self.b.def_var(self.vars[var.0 as usize], value);
+        }
+    }
+
+    /// Runs flattened indices `start..end` row by row.
+    fn walk_rows(
         &mut self,
         outer: &[(VarId, crate::kir::Expr)],
         inner: VarId,
@@ -148,22 +232,15 @@ impl Tx<'_, '_> {
         let i = self.b.use_var(idx);
         let more = self.b.ins().icmp(IntCC::SignedLessThan, i, end);
         self.b.ins().brif(more, row, &[], exit, &[]);
+        self.b.seal_block(row);
+        self.b.seal_block(exit);
 
         self.b.switch_to_block(row);
         // Extents are positive here and indices non-negative: unsigned division is exact and cheaper.
-        let mut q = self.b.ins().udiv(i, width);
+        let q = self.b.ins().udiv(i, width);
         let row_start = self.b.ins().imul(q, width);
         let col = self.b.ins().isub(i, row_start);
-        for (d, (var, _)) in outer.iter().enumerate().rev() {
-            let value = if d == 0 {
-                q
-            } else {
-                let v = self.b.ins().urem(q, extents[d]);
-                q = self.b.ins().udiv(q, extents[d]);
-                v
-            };
-            self.b.def_var(self.vars[var.0 as usize], value);
-        }
+        self.set_outer(outer, extents, q);
         let in_row = self.b.ins().isub(width, col);
         let in_range = self.b.ins().isub(end, i);
         let len = self.b.ins().smin(in_row, in_range);
@@ -173,6 +250,7 @@ impl Tx<'_, '_> {
         let next = self.b.ins().iadd(i, len);
         self.b.def_var(idx, next);
         self.b.ins().jump(header, &[]);
+        self.b.seal_block(header);
 
         self.b.switch_to_block(exit);
     }
@@ -203,8 +281,7 @@ impl Tx<'_, '_> {
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let mut lo = lo;
         if self.options.simd && simd::eligible(self.k, var, body) {
-            // Nested loops (dot products) are latency-bound: four independent chains hide the add latency.
-            let groups = if body.iter().any(|s| matches!(s, Stmt::Loop { .. })) { 4 } else { 2 };
+            let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);
             lo = self.simd_loop(var, lo, hi, body, 1);
             self.simd_loops += 1;
@@ -228,12 +305,18 @@ impl Tx<'_, '_> {
         let last = if step == 1 { i } else { self.b.ins().iadd_imm_s(i, step - 1) };
         let more = self.b.ins().icmp(IntCC::SignedLessThan, last, hi);
         self.b.ins().brif(more, block, &[], exit, &[]);
+        // Sealing each block once its predecessors are known lets the SSA builder resolve variables that
+        // the loop does not change to their outer value instead of threading them through block
+        // parameters, so address arithmetic on them is visibly loop-invariant (and hoisted).
+        self.b.seal_block(block);
+        self.b.seal_block(exit);
 
         self.b.switch_to_block(block);
         body(self);
         let next = self.b.ins().iadd_imm_s(i, step);
         self.b.def_var(v, next);
         self.b.ins().jump(header, &[]);
+        self.b.seal_block(header);
 
         self.b.switch_to_block(exit);
     }

@@ -12,8 +12,8 @@
 //!   when it is the same in all lanes, and four scalar loads otherwise; any other f32 value (a cast from
 //!   an integer, say) or select condition (an integer comparison) that reads no f32 body variable is
 //!   computed by scalar code once per lane;
-//! - a buffer the body stores to is stored and loaded at one index only, so no iteration reads what
-//!   another writes.
+//! - a buffer the body loads is stored at the index it is loaded at only, so no iteration reads what
+//!   another writes (a buffer that is not loaded may be stored at several indices).
 //!
 //! f32 exp, log and tanh are inline vector code (`math.rs`); other transcendentals call the scalar
 //! helper once per lane.
@@ -37,7 +37,7 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
         Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
     scan.stmts(body)
         && !scan.stores.is_empty()
-        && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s == index))
+        && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index)))
 }
 
 /// The eligibility walk: f32 variables defined in the body, variables read, loads and store indices.
@@ -47,7 +47,9 @@ struct Scan<'k> {
     locals: HashSet<VarId>,
     used: HashSet<VarId>,
     loads: Vec<(usize, &'k Expr)>,
-    stores: HashMap<usize, &'k Expr>,
+    /// Store indices by buffer. A buffer stored at several indices (the rows of a register-tiled matmul)
+    /// must not be loaded: grid points never write the same element, so only reads could see the order.
+    stores: HashMap<usize, Vec<&'k Expr>>,
 }
 
 impl<'k> Scan<'k> {
@@ -65,10 +67,8 @@ impl<'k> Scan<'k> {
             }
             Stmt::Assign { var, value } => self.locals.contains(var) && self.value(value),
             Stmt::Store { buf, index, value } => {
-                self.k.buffers[*buf].dtype == DType::F32
-                    && self.stride(index) == Some(1)
-                    && self.value(value)
-                    && *self.stores.entry(*buf).or_insert(index) == index
+                self.stores.entry(*buf).or_default().push(index);
+                self.k.buffers[*buf].dtype == DType::F32 && self.stride(index) == Some(1) && self.value(value)
             }
             Stmt::Loop { extent, body, .. } => self.stride(extent) == Some(0) && self.stmts(body),
         })
@@ -378,5 +378,26 @@ impl Tx<'_, '_> {
             out = self.b.ins().insertlane(out, r, lane);
         }
         out
+    }
+}
+
+/// How many f32x4 groups of iterations a vector loop over `body` runs at once (unrolled and jammed).
+/// A body with nested loops accumulates in them (dot products): those are latency-bound, so groups
+/// provide independent chains, about eight vector accumulators in all (4 groups of one matmul row, 2
+/// groups of a 4-row tile), which with their operands fits sixteen vector registers. Other bodies
+/// take 2.
+pub(super) fn groups(body: &[Stmt]) -> usize {
+    fn accumulators(body: &[Stmt], nested: bool) -> usize {
+        body.iter()
+            .map(|s| match s {
+                Stmt::Assign { .. } => nested as usize,
+                Stmt::Loop { body, .. } => accumulators(body, true),
+                _ => 0,
+            })
+            .sum()
+    }
+    match accumulators(body, false) {
+        0 => 2,
+        n => (8 / n).clamp(1, 4),
     }
 }

@@ -11,6 +11,7 @@ mod index;
 mod kernels;
 mod partition;
 mod tidy;
+mod tile;
 
 use std::collections::{HashMap, HashSet};
 
@@ -125,6 +126,9 @@ fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
         k.name = cost::name(i, g, plan.root, plan.copy, &plan.locals, &nodes);
         k.info = KernelInfo { nodes, bytes: Some(cost::bytes(&sized)), flops: None };
         k.info.flops = Some(cost::flops(&k));
+        if matches!(plan.kind, partition::Kind::Matmul) {
+            tile::tile_rows(&mut k);
+        }
         launches.push(Launch { kernel: i, args: b.args.clone() });
         kernels.push(k);
     }

@@ -1,7 +1,7 @@
 //! The CPU backend: kernels JIT-compiled by Cranelift (`irc_codegen::cranelift`), launched over threads.
 //!
-//! A launch splits the flattened grid `0..total` into contiguous, nearly equal chunks, one per thread
-//! (`std::thread::scope`; the calling thread takes the first). Launches whose estimated work is small
+//! A launch splits the flattened grid `0..total` into contiguous, nearly equal chunks of whole grid rows
+//! (the innermost dimension), one per thread (`std::thread::scope`; the calling thread takes the first). Launches whose estimated work is small
 //! run on the calling thread alone: spawning a thread costs more than it saves below
 //! [`MIN_WORK_PER_THREAD`] (see docs/CPU.md for the measurement). Chunking never changes results: every
 //! grid index computes the same way whichever thread runs it.
@@ -78,7 +78,8 @@ impl CpuBackend {
             // SAFETY: forwarded from this function's contract.
             return unsafe { compiled.run(args, sizes, 0..total) };
         }
-        let chunks = chunks(total, threads);
+        let row = kernel.grid.last().and_then(|(_, e)| e.eval_size(sizes)).unwrap_or(1);
+        let chunks = row_chunks(total, threads, row);
         let shared = Args(args);
         let shared = &shared;
         std::thread::scope(|s| {
@@ -129,6 +130,16 @@ impl KernelBackend for CpuBackend {
         // SAFETY: the trait's contract (valid, unaliased views for the whole call) is `launch_raw`'s.
         unsafe { self.launch_raw(compiled, kernel, &ptrs, sizes) }.map_err(|e| RunError::Backend(e.to_string()))
     }
+}
+
+/// `0..total` (whole rows of `row` indices) in `n` contiguous ranges of whole rows whose row counts
+/// differ by at most one, so that each thread runs its own rows from start to end (a matmul thread then
+/// walks its rows in column blocks); [`chunks`] when there are fewer rows than threads.
+fn row_chunks(total: i64, n: usize, row: i64) -> Vec<Range<i64>> {
+    if row <= 1 || total % row != 0 || total / row < n as i64 {
+        return chunks(total, n);
+    }
+    chunks(total / row, n).into_iter().map(|r| r.start * row..r.end * row).collect()
 }
 
 /// `0..total` in `n` contiguous ranges whose lengths differ by at most one.

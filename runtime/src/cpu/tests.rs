@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use irc_codegen::kir::{Access, BinOp, BufferArg, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
-use super::{CpuBackend, chunks};
+use super::{CpuBackend, chunks, row_chunks};
 use crate::exec::{EvalBackend, Executable, HostBuffer, KernelBackend};
 use crate::{Rng, Tensor, init_params, random_inputs};
 
@@ -143,6 +143,17 @@ fn chunks_cover_the_grid_once() {
         assert_eq!(c[n - 1].end, total);
         assert!(c.windows(2).all(|w| w[0].end == w[1].start));
         assert!(c.iter().all(|r| r.end - r.start >= total / n as i64));
+    }
+}
+
+#[test]
+fn row_chunks_split_at_row_boundaries() {
+    for (total, n, row, aligned) in [(64 * 100, 2, 64, true), (12, 2, 4, true), (12, 5, 4, false), (10, 3, 1, false)] {
+        let c = row_chunks(total, n, row);
+        assert_eq!(c.len(), n);
+        assert_eq!((c[0].start, c[n - 1].end), (0, total));
+        assert!(c.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(c.iter().all(|r| r.start % row == 0), aligned || row == 1, "{c:?}");
     }
 }
 

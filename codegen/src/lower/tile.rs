@@ -1,0 +1,302 @@
+//! Register tiling of matmul kernels: each grid point computes `ROWS` rows of the output instead of one.
+//!
+//! A matmul kernel as built computes one output element per grid point: a `for k` loop accumulates a dot
+//! product, then the epilogue stores it. Loading an element of `A` and of `B` per multiply-add makes it
+//! load-bound. Tiling replaces the grid axis before the innermost one (`m` for a plain matmul) by a tile
+//! index `t` over `ceil(M / ROWS)` and gives each grid point rows `ROWS * t + j`: one `k` loop carries
+//! `ROWS` accumulators, so a `B[k, n]` value (bound to a `let` shared by the rows) is reused `ROWS`
+//! times, and the rows' epilogues follow. Rows past the end of a partial tile compute on the clamped
+//! last row (loads stay in bounds) and are not stored: their epilogue sits in a loop of extent
+//! `min(1, M - row)`, which runs once or not at all.
+//!
+//! This is loop structure only, so every code generator reads it as it is; a backend that vectorizes the
+//! innermost axis (Cranelift's f32x4 loops) then holds a `ROWS x lanes` tile of accumulators in
+//! registers. Each output element is computed exactly as before (same `k` order, same rounding), so
+//! tiling does not change results.
+
+use std::collections::{HashMap, HashSet};
+
+use irc_ir::DType;
+
+use super::index::{self as ix, c};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
+
+/// Output rows per grid point. Four rows times two f32x4 groups of columns keeps eight vector
+/// accumulators, two `B` vectors and an `A` splat within x86-64's sixteen vector registers.
+pub(super) const ROWS: i64 = 4;
+
+/// Tiles `k` (a matmul kernel) in place when its body has the expected form: computations without
+/// stores ending in the `k` loop(s), then the epilogue. Leaves other kernels unchanged.
+pub(super) fn tile_rows(k: &mut Kernel) {
+    let Some(axis) = k.grid.len().checked_sub(2) else { return };
+    let (row_var, extent) = k.grid[axis].clone();
+    let exact = match ix::as_const(&extent) {
+        Some(m) if m < ROWS => return,
+        Some(m) => m % ROWS == 0,
+        None => false,
+    };
+    let Some(last_loop) = k.body.iter().rposition(|s| matches!(s, Stmt::Loop { .. })) else { return };
+    let old = std::mem::take(&mut k.body);
+    let (pre, post) = old.split_at(last_loop + 1);
+    let defined = defined_vars(&old);
+    let pre_ok = pre.iter().all(|s| match s {
+        Stmt::Let { .. } | Stmt::Assign { .. } => true,
+        Stmt::Loop { extent, body, .. } => {
+            !mentions_any(extent, &defined) && *extent != Expr::Var(row_var) && !has_store(body)
+        }
+        Stmt::Store { .. } => false,
+    });
+    if !pre_ok || mentions_any(&extent, &defined) {
+        k.body = old;
+        return;
+    }
+
+    let tile = k.var(format!("t{axis}"), DType::I64);
+    let rows: Vec<Expr> = (0..ROWS)
+        .map(|j| {
+            let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j));
+            if exact { row } else { ix::min(row, ix::sub(extent.clone(), c(1))) }
+        })
+        .collect();
+    let mut copies: Vec<HashMap<VarId, Expr>> = rows.iter().map(|r| HashMap::from([(row_var, r.clone())])).collect();
+    // Copy 0 keeps the kernel's variables; the others get renamed ones.
+    for (j, map) in copies.iter_mut().enumerate().skip(1) {
+        for &v in &defined {
+            let decl = &k.vars[v.0 as usize];
+            let (name, dtype) = (format!("{}_{j}", decl.name), decl.dtype);
+            map.insert(v, Expr::Var(k.var(name, dtype)));
+        }
+    }
+    // The shared loops' variables are the same in every row.
+    for s in pre {
+        if let Stmt::Loop { var, .. } = s {
+            copies.iter_mut().for_each(|m| drop(m.remove(var)));
+        }
+    }
+    let assigned = assigned_vars(&old);
+    let mut jam = Jam { k, copies, assigned };
+    let mut body = Vec::new();
+    for s in pre {
+        match s {
+            // The loop itself is shared; its body holds every row's statements.
+            Stmt::Loop { var, extent, body: inner } => {
+                let inner = jam.jammed(inner);
+                body.push(Stmt::Loop { var: *var, extent: extent.clone(), body: inner });
+            }
+            _ => jam.each_row(s, &mut body),
+        }
+    }
+    for j in 0..ROWS as usize {
+        let stmts: Vec<Stmt> = post.iter().map(|s| jam.rename(s, j)).collect();
+        if exact || j == 0 {
+            body.extend(stmts);
+        } else {
+            // Runs once when row `j` of the tile exists (`rows[j]` is unclamped there), else not at all.
+            let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j as i64));
+            let guard = jam.k.var(format!("g{j}"), DType::I64);
+            let extent = ix::min(c(1), ix::sub(extent.clone(), row));
+            body.push(Stmt::Loop { var: guard, extent, body: stmts });
+        }
+    }
+    let k = jam.k;
+    k.grid[axis] = (tile, ix::div(ix::add(extent, c(ROWS - 1)), c(ROWS)));
+    k.body = body;
+}
+
+/// The statement copies of a tile: one variable map per row.
+struct Jam<'k> {
+    k: &'k mut Kernel,
+    copies: Vec<HashMap<VarId, Expr>>,
+    /// Variables assigned after their `let` (accumulators): never shared between rows.
+    assigned: HashSet<VarId>,
+}
+
+impl Jam<'_> {
+    /// Statement `s` of row `j`.
+    fn rename(&self, s: &Stmt, j: usize) -> Stmt {
+        let map = &self.copies[j];
+        let var = |v: &VarId| match map.get(v) {
+            Some(Expr::Var(u)) => *u,
+            _ => *v,
+        };
+        match s {
+            Stmt::Let { var: v, value } => Stmt::Let { var: var(v), value: subst(self.k, value, map) },
+            Stmt::Assign { var: v, value } => Stmt::Assign { var: var(v), value: subst(self.k, value, map) },
+            Stmt::Store { buf, index, value } => {
+                Stmt::Store { buf: *buf, index: subst(self.k, index, map), value: subst(self.k, value, map) }
+            }
+            Stmt::Loop { var: v, extent, body } => Stmt::Loop {
+                var: var(v),
+                extent: subst(self.k, extent, map),
+                body: body.iter().map(|s| self.rename(s, j)).collect(),
+            },
+        }
+    }
+
+    /// Emits `s` once per row.
+    fn each_row(&mut self, s: &Stmt, out: &mut Vec<Stmt>) {
+        for j in 0..self.copies.len() {
+            out.push(self.rename(s, j));
+        }
+    }
+
+    /// The body of a shared loop, statement by statement for every row. A `let` that computes the same
+    /// value in every row is computed once; so is a float operand of an accumulation that is the same in
+    /// every row (the `B[k, n]` of a matmul).
+    fn jammed(&mut self, body: &[Stmt]) -> Vec<Stmt> {
+        let mut out = Vec::new();
+        for s in body {
+            match s {
+                Stmt::Let { var, value } if !self.assigned.contains(var) => {
+                    let values: Vec<Expr> = self.copies.iter().map(|m| subst(self.k, value, m)).collect();
+                    if values.iter().all(|v| *v == values[0]) {
+                        for map in &mut self.copies[1..] {
+                            map.insert(*var, Expr::Var(*var));
+                        }
+                        out.push(Stmt::Let { var: *var, value: values[0].clone() });
+                    } else {
+                        self.each_row(s, &mut out);
+                    }
+                }
+                Stmt::Assign { var, value } => {
+                    let mut values: Vec<Expr> = self.copies.iter().map(|m| subst(self.k, value, m)).collect();
+                    let dtype = self.k.vars[var.0 as usize].dtype;
+                    let mut refs: Vec<&mut Expr> = values.iter_mut().collect();
+                    self.hoist_common(&mut refs, dtype, &mut out);
+                    for (j, value) in values.into_iter().enumerate() {
+                        let target = match self.copies[j].get(var) {
+                            Some(Expr::Var(u)) => *u,
+                            _ => *var,
+                        };
+                        out.push(Stmt::Assign { var: target, value });
+                    }
+                }
+                _ => self.each_row(s, &mut out),
+            }
+        }
+        out
+    }
+
+    /// Replaces the largest subexpressions of `dtype` that are equal in all rows (and more than a variable
+    /// or constant) by a `let` emitted to `out`.
+    fn hoist_common(&mut self, es: &mut [&mut Expr], dtype: DType, out: &mut Vec<Stmt>) {
+        let first = es[0].clone();
+        if es.iter().all(|e| **e == first) {
+            if !matches!(first, Expr::Var(_) | Expr::Const { .. } | Expr::Size(_)) && self.k.dtype_of(&first) == dtype {
+                let v = self.k.var(format!("b{}", self.k.vars.len()), dtype);
+                out.push(Stmt::Let { var: v, value: first });
+                for e in es.iter_mut() {
+                    **e = Expr::Var(v);
+                }
+            }
+            return;
+        }
+        // Recurse into operands when every row has the same operator here.
+        match first {
+            Expr::Binary { op, .. } => {
+                let (mut lhs, mut rhs) = (Vec::new(), Vec::new());
+                for e in es.iter_mut() {
+                    match &mut **e {
+                        Expr::Binary { op: o, lhs: l, rhs: r } if *o == op => {
+                            lhs.push(&mut **l);
+                            rhs.push(&mut **r);
+                        }
+                        _ => return,
+                    }
+                }
+                self.hoist_common(&mut lhs, dtype, out);
+                self.hoist_common(&mut rhs, dtype, out);
+            }
+            Expr::Unary { op, .. } => {
+                let mut args = Vec::new();
+                for e in es.iter_mut() {
+                    match &mut **e {
+                        Expr::Unary { op: o, arg } if *o == op => args.push(&mut **arg),
+                        _ => return,
+                    }
+                }
+                self.hoist_common(&mut args, dtype, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `e` with variables replaced by `map`. Index arithmetic is folded again with constant offsets moved
+/// outward (`((t * 4) + 1) * K + k` becomes `((t * 4K) + k) + K`), so the rows' indices share everything
+/// but a constant, which a backend folds into the address.
+fn subst(k: &Kernel, e: &Expr, map: &HashMap<VarId, Expr>) -> Expr {
+    let s = |x: &Expr| subst(k, x, map);
+    match e {
+        Expr::Var(v) => map.get(v).cloned().unwrap_or_else(|| e.clone()),
+        Expr::Const { .. } | Expr::Size(_) => e.clone(),
+        Expr::Load { buf, index } => Expr::load(*buf, s(index)),
+        Expr::Unary { op, arg } => Expr::unary(*op, s(arg)),
+        Expr::Cast { dtype, arg } => Expr::cast(*dtype, s(arg)),
+        Expr::Binary { op, lhs, rhs } if k.dtype_of(e) == DType::I64 => match op {
+            BinOp::Add => ix::add(s(lhs), s(rhs)),
+            BinOp::Sub => ix::sub(s(lhs), s(rhs)),
+            BinOp::Mul => mul_distributed(s(lhs), s(rhs)),
+            _ => Expr::binary(*op, s(lhs), s(rhs)),
+        },
+        Expr::Binary { op, lhs, rhs } => Expr::binary(*op, s(lhs), s(rhs)),
+        Expr::Select { cond, a, b } => Expr::select(s(cond), s(a), s(b)),
+    }
+}
+
+/// `a * b`, with `(x + j) * c` written `x * c + j * c` for constants `j` and `c`.
+fn mul_distributed(a: Expr, b: Expr) -> Expr {
+    if let (Expr::Binary { op: BinOp::Add, lhs, rhs }, Some(y)) = (&a, ix::as_const(&b))
+        && let Some(j) = ix::as_const(rhs)
+    {
+        return ix::add(ix::mul((**lhs).clone(), b.clone()), c(j.wrapping_mul(y)));
+    }
+    ix::mul(a, b)
+}
+
+fn mentions_any(e: &Expr, vars: &HashSet<VarId>) -> bool {
+    match e {
+        Expr::Var(v) => vars.contains(v),
+        Expr::Const { .. } | Expr::Size(_) => false,
+        Expr::Load { index: x, .. } | Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => mentions_any(x, vars),
+        Expr::Binary { lhs, rhs, .. } => mentions_any(lhs, vars) || mentions_any(rhs, vars),
+        Expr::Select { cond, a, b } => mentions_any(cond, vars) || mentions_any(a, vars) || mentions_any(b, vars),
+    }
+}
+
+/// Variables the body defines (`let`s and loop variables), in order of appearance.
+fn defined_vars(body: &[Stmt]) -> HashSet<VarId> {
+    let mut out = HashSet::new();
+    walk(body, &mut |s| match s {
+        Stmt::Let { var, .. } | Stmt::Loop { var, .. } => {
+            out.insert(*var);
+        }
+        _ => {}
+    });
+    out
+}
+
+fn assigned_vars(body: &[Stmt]) -> HashSet<VarId> {
+    let mut out = HashSet::new();
+    walk(body, &mut |s| {
+        if let Stmt::Assign { var, .. } = s {
+            out.insert(*var);
+        }
+    });
+    out
+}
+
+fn has_store(body: &[Stmt]) -> bool {
+    let mut found = false;
+    walk(body, &mut |s| found |= matches!(s, Stmt::Store { .. }));
+    found
+}
+
+fn walk(body: &[Stmt], f: &mut impl FnMut(&Stmt)) {
+    for s in body {
+        f(s);
+        if let Stmt::Loop { body, .. } = s {
+            walk(body, f);
+        }
+    }
+}
