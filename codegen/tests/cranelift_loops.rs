@@ -310,7 +310,25 @@ fn partial_ranges_and_clamping() {
         }
         assert_eq!(bufs[2], whole[2], "cuts {cuts:?}");
     }
+    // Rows wider than a column block (64): whole rows walk block by block, partial rows at the ends of
+    // a range as usual.
+    let (m, n, kk) = (5i64, 150, 3);
+    let sizes = [m, n, kk];
+    let (a2, b2) = (f32s((m * kk) as usize, 3), f32s((kk * n) as usize, 4));
+    let fresh = || [Data::F32(a2.clone()), Data::F32(b2.clone()), Data::zeros(DType::F32, (m * n) as usize)];
+    let whole = run(&k, &fresh(), &sizes);
+    for cuts in [vec![0, 750], vec![0, 77, 151, 600, 750], vec![0, 149, 300, 301, 750], vec![10, 20, 0, 10, 20, 750]] {
+        let mut bufs = fresh();
+        let ptrs: Vec<*mut u8> = bufs.iter_mut().map(Data::ptr).collect();
+        for w in cuts.windows(2).filter(|w| w[0] < w[1]) {
+            // SAFETY: as above.
+            unsafe { compiled.run(&ptrs, &sizes, w[0]..w[1]) }.unwrap();
+        }
+        assert_eq!(bufs[2], whole[2], "cuts {cuts:?}");
+    }
     // Empty and inverted ranges do nothing.
+    let (m, n) = (5i64, 6);
+    let sizes = [m, n, 4];
     let mut bufs = [Data::F32(a), Data::F32(b), Data::zeros(DType::F32, (m * n) as usize)];
     let ptrs: Vec<*mut u8> = bufs.iter_mut().map(Data::ptr).collect();
     let inverted = std::ops::Range { start: 10, end: 3 };

@@ -150,7 +150,7 @@ impl Tx<'_, '_> {
             return self.walk_rows(outer, inner, extents, start, end);
         }
         // Whole rows `first..last`; the partial rows before and after walk as usual. The code for a
-        // row segment is emitted three times: count its vector loops once.
+        // row segment is emitted twice: count its vector loops once.
         let width = extents[extents.len() - 1];
         let w_minus_1 = self.b.ins().iadd_imm_s(width, -1);
         let up = self.b.ins().iadd(start, w_minus_1);
@@ -158,13 +158,21 @@ impl Tx<'_, '_> {
         let last = self.b.ins().udiv(end, width);
         let first_at = self.b.ins().imul(first, width);
         let head_end = self.b.ins().smin(first_at, end);
-        let simd_before = self.simd_loops;
-        self.walk_rows(outer, inner, extents, start, head_end);
-        let simd_one = self.simd_loops - simd_before;
-        self.blocked_rows(outer, inner, extents, first, last);
         let last_at = self.b.ins().imul(last, width);
         let tail_start = self.b.ins().smax(last_at, head_end);
-        self.walk_rows(outer, inner, extents, tail_start, end);
+        // The head and the tail share one copy of the row walk: a loop over the two ranges.
+        let simd_before = self.simd_loops;
+        let part = self.b.declare_var(types::I64);
+        let (zero, two) = (iconst(&mut self.b, types::I64, 0), iconst(&mut self.b, types::I64, 2));
+        self.counted_loop(part, zero, two, 1, |tx| {
+            let p = tx.b.use_var(part);
+            let head = tx.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
+            let lo = tx.b.ins().select(head, start, tail_start);
+            let hi = tx.b.ins().select(head, head_end, end);
+            tx.walk_rows(outer, inner, extents, lo, hi);
+        });
+        let simd_one = self.simd_loops - simd_before;
+        self.blocked_rows(outer, inner, extents, first, last);
         self.simd_loops = simd_before + simd_one;
     }
 
