@@ -35,8 +35,17 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// One row: kernels, compile seconds, median run seconds.
-fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<usize>, f64, f64)> {
+/// Bytes of intermediates under the liveness plan (the suites' shapes are static).
+fn planned_bytes(p: &irc_codegen::kir::Program) -> usize {
+    let bytes = |b: usize| {
+        let buf = &p.buffers[b];
+        buf.shape.numel().map_or(0, |n| n * buf.dtype.size_bytes())
+    };
+    irc_codegen::plan_memory(p, bytes).arena_bytes
+}
+
+/// One row: kernels, planned intermediate bytes, compile seconds, median run seconds.
+fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<(usize, usize)>, f64, f64)> {
     let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
     let t = Instant::now();
     let engine = Engine::new(&w.graph, backend).map_err(err)?;
@@ -53,7 +62,7 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<us
             .collect::<std::result::Result<_, _>>()
             .map_err(err)?,
     };
-    Ok((engine.program().map(|p| p.launches.len()), compile, median(times)))
+    Ok((engine.program().map(|p| (p.launches.len(), planned_bytes(p))), compile, median(times)))
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
@@ -73,16 +82,18 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         args.runs
     );
     println!(
-        "{:<20} {:>7} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
-        "workload", "kernels", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
+        "{:<20} {:>7} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
+        "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
-        let (kernels, compile, t) = measure(w, args.backend, args.runs.max(1))?;
+        let (compiled, compile, t) = measure(w, args.backend, args.runs.max(1))?;
         let floor = w.min_bytes as f64 / bw;
+        let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(
-            "{:<20} {:>7} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
+            "{:<20} {:>7} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
             w.name,
-            kernels.map_or("-".to_string(), |k| k.to_string()),
+            show(&|(k, _)| k.to_string()),
+            show(&|(_, b)| format!("{:.2}", b as f64 / 1e6)),
             compile * 1e3,
             t * 1e3,
             floor * 1e3,
