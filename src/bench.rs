@@ -44,8 +44,15 @@ fn planned_bytes(p: &irc_codegen::kir::Program) -> usize {
     irc_codegen::plan_memory(p, bytes).arena_bytes
 }
 
-/// One row: kernels, planned intermediate bytes, compile seconds, median run seconds.
-fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<(usize, usize)>, f64, f64)> {
+/// What one workload measured.
+struct Row {
+    /// Kernel count and planned intermediate bytes, for backends that compile.
+    compiled: Option<(usize, usize)>,
+    compile_s: f64,
+    median_s: f64,
+}
+
+fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<Row> {
     let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
     let t = Instant::now();
     let engine = Engine::new(&w.graph, backend).map_err(err)?;
@@ -62,7 +69,8 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<(Option<(u
             .collect::<std::result::Result<_, _>>()
             .map_err(err)?,
     };
-    Ok((engine.program().map(|p| (p.launches.len(), planned_bytes(p))), compile, median(times)))
+    let compiled = engine.program().map(|p| (p.launches.len(), planned_bytes(p)));
+    Ok(Row { compiled, compile_s: compile, median_s: median(times) })
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
@@ -86,7 +94,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
-        let (compiled, compile, t) = measure(w, args.backend, args.runs.max(1))?;
+        let Row { compiled, compile_s: compile, median_s: t } = measure(w, args.backend, args.runs.max(1))?;
         let floor = w.min_bytes as f64 / bw;
         let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(
