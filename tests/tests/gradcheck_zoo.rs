@@ -8,19 +8,8 @@ use std::collections::HashMap;
 use irc_frontends::zoo::zoo_models;
 use irc_ir::{BinaryOp, DType, Graph, Op, ReduceOp, Shape};
 use irc_runtime::{Rng, init_params, random_inputs};
+use irc_tests::fixtures::small_zoo_config;
 use irc_tests::{GradCheck, check_gradients};
-
-/// Small f64 settings per model, so every param is touched in a fraction of a second.
-fn small_config(name: &str) -> Vec<(String, String)> {
-    let pairs: &[(&str, &str)] = match name {
-        "mlp" => &[("d_in", "5"), ("d_hidden", "7"), ("d_out", "3")],
-        "gpt-block" => &[("d", "8"), ("heads", "2"), ("mlp_ratio", "2")],
-        "gpt-tiny" => &[("d", "8"), ("heads", "2"), ("vocab", "11"), ("max_seq", "8"), ("loss", "true")],
-        "conv-block" => &[("d", "6"), ("kernel", "3")],
-        _ => &[],
-    };
-    pairs.iter().chain(&[("dtype", "f64")]).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 /// Adds `loss = sum(y * w)` over the first output, `w` a random input, when the model has no `loss`.
 fn with_loss(mut g: Graph) -> Graph {
@@ -43,7 +32,7 @@ fn every_zoo_model_loss_gradient_matches_finite_differences() {
     let sizes = HashMap::from([("B".to_string(), 2), ("T".to_string(), 3)]);
     for (k, m) in zoo_models().iter().enumerate() {
         let mut rng = Rng::new(k as u64);
-        let g = irc_frontends::build(m.name, &small_config(m.name)).unwrap();
+        let g = irc_frontends::build(m.name, &small_zoo_config(m.name, "f64")).unwrap();
         let g = with_loss(g);
         assert!(g.params().all(|(_, _, t)| t.dtype == DType::F64), "{} must build in f64", m.name);
         let inputs = random_inputs(&g, &sizes, k as u64).unwrap();

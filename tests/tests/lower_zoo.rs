@@ -4,19 +4,8 @@
 mod lower_common;
 
 use irc_frontends::zoo::zoo_models;
+use irc_tests::fixtures::small_zoo_config as small_config;
 use lower_common::{check, sizes};
-
-/// Small settings per model (the same as the gradient checks), in `dtype`.
-fn small_config(name: &str, dtype: &str) -> Vec<(String, String)> {
-    let pairs: &[(&str, &str)] = match name {
-        "mlp" => &[("d_in", "5"), ("d_hidden", "7"), ("d_out", "3")],
-        "gpt-block" => &[("d", "8"), ("heads", "2"), ("mlp_ratio", "2")],
-        "gpt-tiny" => &[("d", "8"), ("heads", "2"), ("vocab", "11"), ("max_seq", "8"), ("loss", "true")],
-        "conv-block" => &[("d", "6"), ("kernel", "3")],
-        _ => &[],
-    };
-    pairs.iter().chain(&[("dtype", dtype)]).map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 #[test]
 fn small_zoo_models_in_every_float_dtype() {
