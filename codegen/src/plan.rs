@@ -22,8 +22,9 @@ pub struct MemoryPlan {
     pub live_peak: usize,
 }
 
-/// The launch interval `[first, last]` in which each temp buffer is live.
-fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
+/// The launch interval `[first, last]` (inclusive) in which each temp buffer is live; `None` for buffers
+/// that are not temps or that no launch touches.
+pub fn lifetimes(p: &Program) -> Vec<Option<(usize, usize)>> {
     let mut life: Vec<Option<(usize, usize)>> = vec![None; p.buffers.len()];
     for (t, launch) in p.launches.iter().enumerate() {
         for &b in &launch.args {

@@ -2,11 +2,14 @@
 //! reference [`EvalBackend`], and [`Executable`] (a graph lowered and compiled once, run many times).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use irc_codegen::kir::{Access, BufferKind, Kernel, Program, Scalar, eval_kernel, read_scalar, write_scalar};
-use irc_codegen::{LowerError, LowerOptions, lower_with};
+use irc_codegen::plan::lifetimes;
+use irc_codegen::{LowerError, LowerOptions, MemoryPlan, lower_with};
 use irc_ir::{DType, Dim, Graph, NodeId, Op};
 
+use crate::arena::{Arena, Layout, LayoutCache};
 use crate::interp::bind::{Bindings, Meta, bind_with, resolve, resolve_shape};
 use crate::{RunError, Tensor};
 
@@ -39,8 +42,7 @@ impl HostBuffer {
     }
 
     pub fn to_tensor(&self) -> Tensor {
-        let data = (0..self.numel()).map(|i| read_scalar(self.dtype, self.bytes(), i).to_f64()).collect();
-        Tensor::new(self.dtype, self.shape.clone(), data)
+        tensor_of(self.dtype, &self.shape, self.bytes())
     }
 
     pub fn numel(&self) -> usize {
@@ -144,12 +146,37 @@ struct IndexCheck {
     at: String,
 }
 
+/// The elements in `bytes` as a tensor of `shape`.
+fn tensor_of(dtype: DType, shape: &[usize], bytes: &[u8]) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::new(dtype, shape.to_vec(), (0..n).map(|i| read_scalar(dtype, bytes, i).to_f64()).collect())
+}
+
+/// How an [`Executable`] allocates the intermediates (temp buffers) of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Allocation {
+    /// One arena per run, laid out by `irc_codegen::plan_memory` for the run's sizes.
+    #[default]
+    Arena,
+    /// Each temp its own zeroed buffer, allocated at its first launch and freed after its last reader:
+    /// the reference the arena is tested against.
+    PerBuffer,
+}
+
 /// Where a program buffer's memory comes from during a run.
 enum Slot<'a> {
     Unallocated,
     Owned(HostBuffer),
     Borrowed(&'a HostBuffer),
+    /// A temp at this byte offset of the run's arena.
+    Arena(usize),
     Freed,
+}
+
+/// A run's memory: the buffers' slots and, with [`Allocation::Arena`], the arena and its layout.
+struct Memory<'a> {
+    slots: Vec<Slot<'a>>,
+    arena: Option<(Arc<Layout>, Arena)>,
 }
 
 /// A graph lowered to kernels and compiled by backend `B`, ready to run many times.
@@ -162,8 +189,12 @@ pub struct Executable<B: KernelBackend> {
     constants: Vec<Option<HostBuffer>>,
     /// Params kept between runs (see [`Executable::set_params`]).
     resident: HashMap<String, HostBuffer>,
-    /// Temps to free after each launch (after their last reader).
+    /// Temps to free after each launch (after their last reader), with [`Allocation::PerBuffer`].
     frees: Vec<Vec<usize>>,
+    /// Each temp's inclusive launch interval (for the arena's debug check).
+    lifetimes: Vec<Option<(usize, usize)>>,
+    layouts: LayoutCache,
+    allocation: Allocation,
     index_checks: Vec<IndexCheck>,
 }
 
@@ -202,6 +233,7 @@ impl<B: KernelBackend> Executable<B> {
             })
             .collect();
         let frees = last_uses(&program);
+        let lifetimes = lifetimes(&program);
         let index_checks = index_checks(g);
         Ok(Executable {
             graph: g.clone(),
@@ -211,8 +243,27 @@ impl<B: KernelBackend> Executable<B> {
             constants,
             resident: HashMap::new(),
             frees,
+            lifetimes,
+            layouts: LayoutCache::default(),
+            allocation: Allocation::Arena,
             index_checks,
         })
+    }
+
+    /// Chooses how later runs allocate intermediates.
+    pub fn set_allocation(&mut self, allocation: Allocation) {
+        self.allocation = allocation;
+    }
+
+    /// The arena layout of a run on these inputs and params (offsets, arena bytes and the live peak, the
+    /// lower bound on any layout), whichever [`Allocation`] is set.
+    pub fn memory_plan(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+    ) -> Result<MemoryPlan, RunError> {
+        let b = self.bind(inputs, params)?;
+        Ok(self.layouts.get(&self.program, &b)?.plan.clone())
     }
 
     pub fn program(&self) -> &Program {
@@ -240,14 +291,19 @@ impl<B: KernelBackend> Executable<B> {
         inputs: &HashMap<String, Tensor>,
         params: &HashMap<String, Tensor>,
     ) -> Result<Vec<Tensor>, RunError> {
-        let (b, mut slots) = self.prepare(inputs, params)?;
-        self.launch_all(&mut slots, &b, true)?;
+        let (b, mut mem) = self.prepare(inputs, params)?;
+        self.launch_all(&mut mem, &b, true)?;
+        // Outputs are copied out of their buffers (arena views included) before the memory is dropped.
         self.program
             .outputs
             .iter()
-            .map(|(name, buf)| match &slots[*buf] {
-                Slot::Owned(h) => Ok(h.to_tensor()),
-                Slot::Borrowed(h) => Ok(h.to_tensor()),
+            .map(|(name, buf)| match (&mem.slots[*buf], &mem.arena) {
+                (Slot::Owned(h), _) => Ok(h.to_tensor()),
+                (Slot::Borrowed(h), _) => Ok(h.to_tensor()),
+                (Slot::Arena(offset), Some((layout, arena))) => {
+                    let dtype = self.program.buffers[*buf].dtype;
+                    Ok(tensor_of(dtype, &layout.shapes[*buf], &arena.bytes()[*offset..]))
+                }
                 _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
             })
             .collect()
@@ -263,11 +319,11 @@ impl<B: KernelBackend> Executable<B> {
         warmup: usize,
         runs: usize,
     ) -> Result<Vec<f64>, RunError> {
-        let (b, mut slots) = self.prepare(inputs, params)?;
+        let (b, mut mem) = self.prepare(inputs, params)?;
         let mut times = Vec::with_capacity(runs);
         for i in 0..warmup + runs {
             let start = std::time::Instant::now();
-            self.launch_all(&mut slots, &b, false)?;
+            self.launch_all(&mut mem, &b, false)?;
             if i >= warmup {
                 times.push(start.elapsed().as_secs_f64());
             }
@@ -275,17 +331,28 @@ impl<B: KernelBackend> Executable<B> {
         Ok(times)
     }
 
-    /// Binds sizes, checks inputs, and places inputs, params and constants in their slots.
-    fn prepare<'a>(
-        &'a self,
-        inputs: &HashMap<String, Tensor>,
-        params: &HashMap<String, Tensor>,
-    ) -> Result<(Bindings, Vec<Slot<'a>>), RunError> {
+    /// Binds sizes and checks inputs and params.
+    fn bind(&self, inputs: &HashMap<String, Tensor>, params: &HashMap<String, Tensor>) -> Result<Bindings, RunError> {
         let meta =
             |name: &str| params.get(name).map(Meta::from).or_else(|| self.resident.get(name).map(HostBuffer::meta));
         let b = bind_with(&self.graph, inputs, meta)?;
         check_shapes(&self.graph, &b)?;
         self.check_indices(inputs, &b)?;
+        Ok(b)
+    }
+
+    /// Binds sizes, checks inputs, places inputs, params and constants in their slots, and with
+    /// [`Allocation::Arena`] allocates the arena and places the temps in it.
+    fn prepare<'a>(
+        &'a self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+    ) -> Result<(Bindings, Memory<'a>), RunError> {
+        let b = self.bind(inputs, params)?;
+        let layout = match self.allocation {
+            Allocation::Arena => Some(self.layouts.get(&self.program, &b)?),
+            Allocation::PerBuffer => None,
+        };
         let slots = self
             .program
             .buffers
@@ -298,17 +365,29 @@ impl<B: KernelBackend> Executable<B> {
                     None => Slot::Borrowed(&self.resident[n]),
                 },
                 BufferKind::Constant(_) => self.constants[i].as_ref().map_or(Slot::Unallocated, Slot::Borrowed),
-                BufferKind::Temp => Slot::Unallocated,
+                BufferKind::Temp => match layout.as_ref().and_then(|l| l.plan.offsets[i]) {
+                    Some(offset) => Slot::Arena(offset),
+                    None => Slot::Unallocated,
+                },
             })
             .collect();
-        Ok((b, slots))
+        let arena = layout.map(|l| {
+            let arena = Arena::new(l.plan.arena_bytes);
+            (l, arena)
+        });
+        Ok((b, Memory { slots, arena }))
     }
 
-    /// Launches every kernel in order, allocating temps on first use; with `free`, each temp is dropped
-    /// after its last reader.
-    fn launch_all(&self, slots: &mut [Slot], b: &Bindings, free: bool) -> Result<(), RunError> {
+    /// Launches every kernel in order, allocating temps outside the arena on first use; with `free`, each
+    /// such temp is dropped after its last reader.
+    fn launch_all(&self, mem: &mut Memory, b: &Bindings, free: bool) -> Result<(), RunError> {
+        let slots = &mut mem.slots;
+        let arena_base = mem.arena.as_mut().map(|(_, arena)| arena.base());
         for (li, launch) in self.program.launches.iter().enumerate() {
             let kernel = &self.program.kernels[launch.kernel];
+            if let (true, Some((layout, _))) = (cfg!(debug_assertions), &mem.arena) {
+                layout.check_launch(li, &launch.args, &self.lifetimes);
+            }
             let mut views = Vec::with_capacity(launch.args.len());
             for &a in &launch.args {
                 if matches!(slots[a], Slot::Unallocated) {
@@ -322,12 +401,24 @@ impl<B: KernelBackend> Executable<B> {
                     Slot::Borrowed(h) => {
                         BufView { ptr: h.words.as_ptr().cast_mut().cast(), len: h.numel(), dtype: h.dtype }
                     }
+                    Slot::Arena(offset) => {
+                        let (layout, base) = (&mem.arena.as_ref().expect("arena slot").0, arena_base.expect("arena"));
+                        // SAFETY: the layout placed `max(len, 1)` elements of this buffer at `offset`, inside the
+                        // arena's `arena_bytes` and 64-byte aligned. Temps share bytes only if their lifetimes
+                        // (inclusive launch intervals) do not intersect, so during this launch the view aliases
+                        // no other live buffer (checked above in debug builds), and what it holds was written
+                        // by its producer after every earlier user of those bytes had run.
+                        let ptr = unsafe { base.add(*offset) };
+                        let len = layout.shapes[a].iter().product();
+                        BufView { ptr, len, dtype: self.program.buffers[a].dtype }
+                    }
                     _ => return Err(RunError::Lower(format!("kernel `{}` reads a freed buffer", kernel.name))),
                 });
             }
             let sizes: Vec<i64> = kernel.sizes.iter().map(|s| b.get(s).map_or(0, |&v| v as i64)).collect();
-            // SAFETY: each view points into a distinct live buffer of its program buffer's dtype and bound
-            // shape; the kernel writes only temps, which nothing else references during the launch.
+            // SAFETY: each view points into a distinct live buffer (or disjoint arena range, see above) of its
+            // program buffer's dtype and bound shape; the kernel writes only temps, which nothing else
+            // references during the launch.
             unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &views, &sizes)? };
             if free {
                 for &f in &self.frees[li] {

@@ -1,5 +1,6 @@
 //! irc runtime: host tensors, the reference interpreter, file formats (npy, safetensors), backends.
 
+mod arena;
 mod cpu;
 mod data;
 mod engine;
@@ -18,7 +19,7 @@ pub use data::{
     unigram_entropy,
 };
 pub use engine::{BackendKind, Engine};
-pub use exec::{BufView, EvalBackend, Executable, HostBuffer, KernelBackend};
+pub use exec::{Allocation, BufView, EvalBackend, Executable, HostBuffer, KernelBackend};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
