@@ -113,7 +113,7 @@ pub(super) fn build_total(
     k: &Kernel,
     helper_ids: &HelperIds,
 ) {
-    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions { simd: false });
+    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions { simd: false, reassociate: false });
     let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
     let total = tx.grid_total(&extents);
     tx.b.ins().return_(&[total]);
@@ -285,14 +285,27 @@ impl Tx<'_, '_> {
     }
 
     /// `for var in lo..hi { body }`: when the body qualifies, vector parts of several and then one f32x4
-    /// group, then the scalar tail.
+    /// group (of iterations, or of terms of a reduction), then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let mut lo = lo;
-        if self.options.simd && simd::eligible(self.k, var, body) {
+        if self.options.simd
+            && self.options.reassociate
+            && let Some(r) = simd::reduction(self.k, var, body)
+        {
+            lo = self.reduce_loop(var, lo, hi, &r);
+            self.simd_loops += 1;
+        } else if self.options.simd && simd::eligible(self.k, var, body) {
             let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);
             lo = self.simd_loop(var, lo, hi, body, 1);
             self.simd_loops += 1;
+            // The vector lanes run nested reductions sequentially, so the tail must too: which
+            // iterations fall in the tail depends on where the range (a thread's chunk) starts.
+            let options = self.options;
+            self.options.reassociate = false;
+            self.scalar_loop(var, lo, hi, body);
+            self.options = options;
+            return;
         }
         self.scalar_loop(var, lo, hi, body);
     }

@@ -50,11 +50,15 @@ pub enum CodegenError {
 pub struct CompileOptions {
     /// Emit `f32x4` versions of eligible innermost loops (see docs/CPU.md). Off: scalar code only.
     pub simd: bool,
+    /// With `simd`, vectorize f32 sum and max reductions (`simd::reduction`) over eight partial
+    /// accumulators. Max is exact; a sum is reassociated (docs/CPU.md gives the order and the error
+    /// bound), so bit-exact comparisons with the evaluator turn this off.
+    pub reassociate: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { simd: true }
+        CompileOptions { simd: true, reassociate: true }
     }
 }
 
@@ -92,7 +96,7 @@ impl CompiledKernel {
         &self.clif
     }
 
-    /// How many loops were given an `f32x4` main part.
+    /// How many loops were given an `f32x4` main part (vectorized reductions included).
     pub fn simd_loops(&self) -> usize {
         self.simd_loops
     }
@@ -159,7 +163,9 @@ pub fn compile_kernel(kernel: &Kernel) -> Result<CompiledKernel, CodegenError> {
 pub fn compile_kernel_with(kernel: &Kernel, options: CompileOptions) -> Result<CompiledKernel, CodegenError> {
     check::check_kernel(kernel)?;
     match Jit::build(kernel, options) {
-        Err(CodegenError::Cranelift { .. }) if options.simd => Jit::build(kernel, CompileOptions { simd: false }),
+        Err(CodegenError::Cranelift { .. }) if options.simd => {
+            Jit::build(kernel, CompileOptions { simd: false, reassociate: false })
+        }
         other => other,
     }
 }

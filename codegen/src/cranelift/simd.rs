@@ -17,6 +17,10 @@
 //!
 //! f32 exp, log and tanh are inline vector code (`math.rs`); other transcendentals call the scalar
 //! helper once per lane.
+//!
+//! The exception to lane-per-iteration: with `CompileOptions::reassociate`, a loop that only folds terms
+//! into an outer f32 accumulator by `+` or `max` (`reduction`) keeps eight partial accumulators and
+//! combines them at the end (`reduce_loop`), which reorders a sum (docs/CPU.md gives the bound).
 
 use std::collections::{HashMap, HashSet};
 
@@ -38,6 +42,43 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
     scan.stmts(body)
         && !scan.stores.is_empty()
         && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index)))
+}
+
+/// A reduction loop `for var { lets; acc = acc op term }` (see `reduction`).
+pub(super) struct Reduction<'k> {
+    lets: &'k [Stmt],
+    acc: VarId,
+    op: BinOp,
+    term: &'k Expr,
+}
+
+/// The body of a loop over `var` as a reduction that may be vectorized by reassociating it: `Let`s of f32
+/// values followed by one `acc = acc + term` or `acc = max(acc, term)` (either operand order) into an
+/// f32 variable of the enclosing scope that nothing else in the body reads, where the lets and `term`
+/// are vector code (as in `eligible`) whose loads are contiguous in `var` or the same in every lane
+/// (gathers would cost more than the scalar loop).
+pub(super) fn reduction<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Reduction<'k>> {
+    let (Stmt::Assign { var: acc, value: Expr::Binary { op, lhs, rhs } }, lets) = body.split_last()? else {
+        return None;
+    };
+    if !matches!(op, BinOp::Add | BinOp::Max) || k.vars[acc.0 as usize].dtype != DType::F32 {
+        return None;
+    }
+    let term = match (&**lhs, &**rhs) {
+        (Expr::Var(a), t) if a == acc => t,
+        (t, Expr::Var(a)) if a == acc => t,
+        _ => return None,
+    };
+    let mut scan =
+        Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
+    let ok = lets.iter().all(|s| matches!(s, Stmt::Let { .. }))
+        && scan.stmts(lets)
+        && native(k, term)
+        && scan.value(term)
+        && !scan.locals.contains(acc)
+        && !scan.used.contains(acc)
+        && scan.loads.iter().all(|(_, index)| matches!(scan.stride(index), Some(0 | 1)));
+    ok.then_some(Reduction { lets, acc: *acc, op: *op, term })
 }
 
 /// The eligibility walk: f32 variables defined in the body, variables read, loads and store indices.
@@ -218,6 +259,60 @@ impl Tx<'_, '_> {
             }
         });
         self.b.use_var(v)
+    }
+
+    /// The vector part of a `reduction` over `lo..hi`: eight partial accumulators (two f32x4, lane `j`
+    /// of accumulator `g` takes the terms `i` with `i - lo = 4g + j` mod 8) while eight terms remain,
+    /// then the first vector alone while four remain; then the partials are combined as
+    /// `((p0 op p4) op (p2 op p6)) op ((p1 op p5) op (p3 op p7))` and `acc = acc op that`. Returns the
+    /// first index left for the scalar tail. Max is exact in any order; a sum is reassociated.
+    pub(super) fn reduce_loop(&mut self, var: VarId, lo: Value, hi: Value, r: &Reduction) -> Value {
+        // Identities: -0.0 + x == x for every x (including -0.0), and max(-inf, x) == x (NaN propagates).
+        let identity = if r.op == BinOp::Add { -0.0 } else { f32::NEG_INFINITY };
+        let identity = self.b.ins().f32const(identity);
+        let identity = self.splat(identity);
+        let parts: Vec<Variable> = (0..2).map(|_| self.b.declare_var(types::F32X4)).collect();
+        for &p in &parts {
+            self.b.def_var(p, identity);
+        }
+        let v = self.vars[var.0 as usize];
+        let mut lo = lo;
+        for groups in [2, 1] {
+            self.counted_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
+                let lanes = Lanes { var, base: tx.b.use_var(v), groups };
+                let mut locals = Locals::new();
+                tx.vector_stmts(&lanes, &mut locals, r.lets);
+                for (g, &p) in parts.iter().enumerate().take(groups) {
+                    tx.enter_group(&lanes, g);
+                    let t = tx.vector(var, &locals, g, r.term);
+                    let sum = tx.b.use_var(p);
+                    let sum = tx.reduce_op(r.op, sum, t);
+                    tx.b.def_var(p, sum);
+                }
+                // A let visible after the loop holds the last iteration's value, as in scalar code.
+                for (u, slots) in locals {
+                    let x = tx.b.use_var(slots[groups - 1]);
+                    let last = tx.b.ins().extractlane(x, LANES - 1);
+                    tx.b.def_var(tx.vars[u.0 as usize], last);
+                }
+            });
+            lo = self.b.use_var(v);
+        }
+        let (p, q) = (self.b.use_var(parts[0]), self.b.use_var(parts[1]));
+        let pq = self.reduce_op(r.op, p, q);
+        let lane: Vec<Value> = (0..LANES).map(|l| self.b.ins().extractlane(pq, l)).collect();
+        let even = self.reduce_op(r.op, lane[0], lane[2]);
+        let odd = self.reduce_op(r.op, lane[1], lane[3]);
+        let all = self.reduce_op(r.op, even, odd);
+        let acc = self.vars[r.acc.0 as usize];
+        let old = self.b.use_var(acc);
+        let new = self.reduce_op(r.op, old, all);
+        self.b.def_var(acc, new);
+        lo
+    }
+
+    fn reduce_op(&mut self, op: BinOp, x: Value, y: Value) -> Value {
+        if op == BinOp::Add { self.b.ins().fadd(x, y) } else { self.b.ins().fmax(x, y) }
     }
 
     /// Points the loop variable at group `g`'s first iteration.

@@ -10,7 +10,7 @@ mod cost;
 
 use std::ops::Range;
 
-use irc_codegen::cranelift::{CodegenError, CompiledKernel, compile_kernel};
+use irc_codegen::cranelift::{CodegenError, CompileOptions, CompiledKernel, compile_kernel_with};
 use irc_codegen::kir::Kernel;
 
 use crate::RunError;
@@ -27,11 +27,13 @@ pub const MIN_WORK_PER_THREAD: f64 = 2_000_000.0;
 pub struct CpuBackend {
     /// The most threads one launch uses (at least 1).
     pub threads: usize,
+    /// Code generation switches (default: SIMD, with reassociated f32 reductions).
+    pub options: CompileOptions,
 }
 
 impl Default for CpuBackend {
     fn default() -> Self {
-        CpuBackend { threads: std::thread::available_parallelism().map_or(1, |n| n.get()) }
+        CpuBackend::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }
 
@@ -44,12 +46,18 @@ unsafe impl Sync for Args<'_> {}
 
 impl CpuBackend {
     pub fn new(threads: usize) -> CpuBackend {
-        CpuBackend { threads: threads.max(1) }
+        CpuBackend { threads: threads.max(1), options: CompileOptions::default() }
+    }
+
+    /// The same backend without reassociated reductions: every f32 result equals the kernel-IR
+    /// evaluator's bit for bit (up to the inline transcendentals' 1 ulp), for exact comparisons.
+    pub fn exact(self) -> CpuBackend {
+        CpuBackend { options: CompileOptions { reassociate: false, ..self.options }, ..self }
     }
 
     /// JIT-compiles `kernel`.
     pub fn compile_kernel(&self, kernel: &Kernel) -> Result<CompiledKernel, CodegenError> {
-        compile_kernel(kernel)
+        compile_kernel_with(kernel, self.options)
     }
 
     /// How many threads a launch of `kernel` over `total` grid indices gets.
@@ -106,7 +114,7 @@ impl KernelBackend for CpuBackend {
     type Compiled = CompiledKernel;
 
     fn compile(&self, kernel: &Kernel) -> Result<CompiledKernel, RunError> {
-        compile_kernel(kernel).map_err(|e| RunError::Backend(e.to_string()))
+        compile_kernel_with(kernel, self.options).map_err(|e| RunError::Backend(e.to_string()))
     }
 
     /// Checks the views against the kernel's buffers (count and dtypes), then launches.
