@@ -35,15 +35,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Bytes of intermediates under the liveness plan (the suites' shapes are static).
-fn planned_bytes(p: &irc_codegen::kir::Program) -> usize {
-    let bytes = |b: usize| {
-        let buf = &p.buffers[b];
-        buf.shape.numel().map_or(0, |n| n * buf.dtype.size_bytes())
-    };
-    irc_codegen::plan_memory(p, bytes).arena_bytes
-}
-
 /// What one workload measured.
 struct Row {
     /// Kernel count and planned intermediate bytes, for backends that compile.
@@ -69,7 +60,8 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<Row> {
             .collect::<std::result::Result<_, _>>()
             .map_err(err)?,
     };
-    let compiled = engine.program().map(|p| (p.launches.len(), planned_bytes(p)));
+    let compiled =
+        engine.program().map(|p| (p.launches.len(), irc_codegen::plan_program(p, &Default::default()).arena_bytes));
     Ok(Row { compiled, compile_s: compile, median_s: median(times) })
 }
 

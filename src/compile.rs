@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use irc_codegen::kir::{Kernel, Program, print_kernel, print_program};
-use irc_codegen::{LowerOptions, lower_with, plan_memory};
+use irc_codegen::kir::{Kernel, Program, print_expr, print_kernel, print_program};
+use irc_codegen::{LowerOptions, lower_with, plan_program};
 use irc_ir::Graph;
 use serde_json::json;
 
@@ -92,14 +92,12 @@ fn explain(p: &Program, bindings: &HashMap<String, usize>) -> String {
         );
     }
     let _ = writeln!(out, "total: {} moved, {total_flops} flops", human_bytes(total_bytes as f64));
-    let buffer_bytes = |b: usize| {
-        let buf = &p.buffers[b];
-        buf.shape.bind(bindings).map(|d| d.iter().product::<usize>() * buf.dtype.size_bytes()).unwrap_or(0)
-    };
-    let plan = plan_memory(p, buffer_bytes);
+    let plan = plan_program(p, bindings);
     let unplanned: usize = (0..p.buffers.len())
         .filter(|&b| plan.offsets[b].is_some())
-        .map(|b| buffer_bytes(b).div_ceil(irc_codegen::plan::ALIGN) * irc_codegen::plan::ALIGN)
+        .map(|b| {
+            p.buffers[b].bytes(bindings).unwrap_or(0).div_ceil(irc_codegen::plan::ALIGN) * irc_codegen::plan::ALIGN
+        })
         .sum();
     let _ = writeln!(
         out,
@@ -133,7 +131,7 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
                 path
             }
         };
-        let show = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().map(|e| expr_text(k, e));
+        let show = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().map(|e| print_expr(k, e));
         let launches: Vec<Vec<usize>> = p.launches.iter().filter(|l| l.kernel == i).map(|l| l.args.clone()).collect();
         entries.push(json!({
             "index": i,
@@ -144,7 +142,7 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
             })).collect::<Vec<_>>(),
             "program_buffers": launches,
             "sizes": k.sizes,
-            "grid": k.grid.iter().map(|(_, e)| expr_text(k, e)).collect::<Vec<_>>(),
+            "grid": k.grid.iter().map(|(_, e)| print_expr(k, e)).collect::<Vec<_>>(),
             "bytes": show(&k.info.bytes),
             "flops": show(&k.info.flops),
             "kernel_ir": kir_path.file_name().map(|f| f.to_string_lossy().to_string()),
@@ -161,18 +159,4 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
     let path = dir.join("manifest.json");
     let text = serde_json::to_string_pretty(&manifest).expect("json values serialize");
     std::fs::write(&path, text + "\n").map_err(io(&path))
-}
-
-/// An expression as the kernel printer writes it.
-fn expr_text(k: &Kernel, e: &irc_codegen::kir::Expr) -> String {
-    let mut probe = k.clone();
-    probe.body = vec![];
-    probe.grid = vec![];
-    // The printer renders expressions inside kernels; render this one as the extent of a one-var grid.
-    let v = probe.var("_", irc_ir::DType::I64);
-    probe.grid.push((v, e.clone()));
-    let text = print_kernel(&probe);
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("parallel for _ in 0..").map(|r| r.trim_end_matches(" {").to_string()))
-        .unwrap_or_default()
 }

@@ -7,4 +7,4 @@ pub mod lower;
 pub mod plan;
 
 pub use lower::{LowerError, LowerOptions, lower, lower_with};
-pub use plan::{MemoryPlan, plan_memory};
+pub use plan::{MemoryPlan, plan_memory, plan_program};

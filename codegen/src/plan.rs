@@ -80,6 +80,11 @@ pub fn plan_memory(p: &Program, bytes: impl Fn(usize) -> usize) -> MemoryPlan {
     MemoryPlan { offsets, arena_bytes: arena, live_peak }
 }
 
+/// [`plan_memory`] with buffer sizes taken from the program's shapes under `bindings`.
+pub fn plan_program(p: &Program, bindings: &std::collections::HashMap<String, usize>) -> MemoryPlan {
+    plan_memory(p, |b| p.buffers[b].bytes(bindings).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

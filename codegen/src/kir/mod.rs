@@ -13,7 +13,7 @@ mod print;
 use irc_ir::{DType, NodeId, Shape, UnaryOp};
 
 pub use eval::{EvalError, Scalar, cast_value, eval_kernel, read_scalar, round_to, write_scalar};
-pub use print::{print_kernel, print_program};
+pub use print::{print_expr, print_kernel, print_program};
 
 /// A local variable of a kernel: grid and loop indices, let-bound values, accumulators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -287,6 +287,15 @@ pub struct Buffer {
     pub dtype: DType,
     pub shape: Shape,
     pub kind: BufferKind,
+}
+
+impl Buffer {
+    /// Bytes the buffer occupies under `bindings` (at least one element, as the executor allocates);
+    /// `None` if a symbol is unbound.
+    pub fn bytes(&self, bindings: &std::collections::HashMap<String, usize>) -> Option<usize> {
+        let dims = self.shape.bind(bindings).ok()?;
+        Some(dims.iter().product::<usize>().max(1) * self.dtype.size_bytes())
+    }
 }
 
 /// A kernel launch: `args[i]` is the program buffer bound to the kernel's buffer argument `i`.

@@ -73,7 +73,8 @@ fn expr(k: &Kernel, e: &Expr, out: &mut String) {
     }
 }
 
-fn show(k: &Kernel, e: &Expr) -> String {
+/// An expression of kernel `k` as text (names of its variables, sizes and buffers).
+pub fn print_expr(k: &Kernel, e: &Expr) -> String {
     let mut s = String::new();
     expr(k, e, &mut s);
     s
@@ -85,18 +86,19 @@ fn stmts(k: &Kernel, body: &[Stmt], depth: usize, out: &mut String) {
         match s {
             Stmt::Let { var, value } => {
                 let d = &k.vars[var.0 as usize];
-                let _ = writeln!(out, "{pad}let {}: {} = {}", d.name, d.dtype, show(k, value));
+                let _ = writeln!(out, "{pad}let {}: {} = {}", d.name, d.dtype, print_expr(k, value));
             }
             Stmt::Assign { var, value } => {
-                let _ = writeln!(out, "{pad}{} = {}", k.vars[var.0 as usize].name, show(k, value));
+                let _ = writeln!(out, "{pad}{} = {}", k.vars[var.0 as usize].name, print_expr(k, value));
             }
             Stmt::Loop { var, extent, body } => {
-                let _ = writeln!(out, "{pad}for {} in 0..{} {{", k.vars[var.0 as usize].name, show(k, extent));
+                let _ = writeln!(out, "{pad}for {} in 0..{} {{", k.vars[var.0 as usize].name, print_expr(k, extent));
                 stmts(k, body, depth + 1, out);
                 let _ = writeln!(out, "{pad}}}");
             }
             Stmt::Store { buf, index, value } => {
-                let _ = writeln!(out, "{pad}{}[{}] = {}", k.buffers[*buf].name, show(k, index), show(k, value));
+                let _ =
+                    writeln!(out, "{pad}{}[{}] = {}", k.buffers[*buf].name, print_expr(k, index), print_expr(k, value));
             }
         }
     }
@@ -108,10 +110,10 @@ pub fn print_kernel(k: &Kernel) -> String {
     let nodes: Vec<String> = k.info.nodes.iter().map(|n| n.to_string()).collect();
     let _ = writeln!(out, "kernel {}  # from {}", k.name, if nodes.is_empty() { "-".into() } else { nodes.join(" ") });
     if let Some(b) = &k.info.bytes {
-        let _ = writeln!(out, "  # bytes {}", show(k, b));
+        let _ = writeln!(out, "  # bytes {}", print_expr(k, b));
     }
     if let Some(f) = &k.info.flops {
-        let _ = writeln!(out, "  # flops {}", show(k, f));
+        let _ = writeln!(out, "  # flops {}", print_expr(k, f));
     }
     for b in &k.buffers {
         let access = if b.access == Access::Read { "read" } else { "write" };
@@ -121,7 +123,7 @@ pub fn print_kernel(k: &Kernel) -> String {
         let _ = writeln!(out, "  sizes {}", k.sizes.join(", "));
     }
     let grid: Vec<String> =
-        k.grid.iter().map(|(v, e)| format!("{} in 0..{}", k.vars[v.0 as usize].name, show(k, e))).collect();
+        k.grid.iter().map(|(v, e)| format!("{} in 0..{}", k.vars[v.0 as usize].name, print_expr(k, e))).collect();
     let _ = writeln!(out, "  parallel for {} {{", if grid.is_empty() { "()".into() } else { grid.join(", ") });
     stmts(k, &k.body, 2, &mut out);
     out.push_str("  }\n");
