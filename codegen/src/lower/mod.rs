@@ -5,6 +5,7 @@
 //! loops; `cost` names kernels and estimates their bytes and flops. docs/KERNELS.md describes the rules
 //! and shows the kernels of common patterns.
 
+mod block;
 mod build;
 mod cost;
 mod index;
@@ -38,11 +39,22 @@ pub struct LowerOptions {
     /// Fuse reductions, per-row values and matmul epilogues into the kernels that read them (pass B of
     /// the partition). Off: every realized node is its own kernel.
     pub fuse: bool,
+    /// The most lanes a block may have (a power of two). 1: the serial CPU schedule (one thread per grid
+    /// point, matmul rows register-tiled). More: the GPU schedule, where row kernels (reductions and
+    /// what fuses with them) run one block per row (`block.rs`).
+    pub lanes: u32,
 }
 
 impl Default for LowerOptions {
     fn default() -> LowerOptions {
-        LowerOptions { fuse: true }
+        LowerOptions { fuse: true, lanes: 1 }
+    }
+}
+
+impl LowerOptions {
+    /// The GPU schedule with blocks of up to `lanes` lanes, fusion on.
+    pub fn gpu(lanes: u32) -> LowerOptions {
+        LowerOptions { fuse: true, lanes }
     }
 }
 
@@ -58,7 +70,7 @@ pub fn lower_with(g: &Graph, opts: &LowerOptions) -> Result<Program, LowerError>
     let mut forced = HashSet::new();
     loop {
         let part = partition(g, opts.fuse, &forced);
-        match assemble(g, &part) {
+        match assemble(g, &part, opts) {
             Ok(p) => return Ok(p),
             Err(BuildError::Unfusable(n)) if forced.insert(n) => {}
             Err(BuildError::Unfusable(n)) => {
@@ -84,7 +96,7 @@ impl Buffers {
     }
 }
 
-fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
+fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program, BuildError> {
     let mut bufs = Buffers { list: Vec::new(), names: Vec::new(), of_node: vec![None; g.len()] };
     for (id, node) in g.nodes().iter().enumerate() {
         let (name, kind) = match (&node.op, part.role[id]) {
@@ -126,8 +138,10 @@ fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
         k.name = cost::name(i, g, plan.root, plan.copy, &plan.locals, &nodes);
         k.info = KernelInfo { nodes, bytes: Some(cost::bytes(&sized)), flops: None };
         k.info.flops = Some(cost::flops(&k));
-        if matches!(plan.kind, partition::Kind::Matmul) {
-            tile::tile_rows(&mut k);
+        match plan.kind {
+            partition::Kind::Matmul if opts.lanes <= 1 => tile::tile_rows(&mut k),
+            partition::Kind::Row { .. } if opts.lanes > 1 => block::cooperate(&mut k, opts.lanes),
+            _ => {}
         }
         launches.push(Launch { kernel: i, args: b.args.clone() });
         kernels.push(k);

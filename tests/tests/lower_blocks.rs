@@ -1,0 +1,80 @@
+//! The GPU schedule (`LowerOptions::gpu`): row kernels become blocks of lanes that share their loops and
+//! combine partial reductions through shared memory. Run by the kernel-IR evaluator, which executes the
+//! lanes and checks barriers and shared-memory races, against the interpreter. Block sums add in another
+//! order than the interpreter; in f64 the difference stays far inside the 1e-12 tolerance, in f32 inside
+//! the f32 one (lower_common).
+
+mod lower_common;
+
+use irc_codegen::{LowerOptions, kir::print_program, lower_with};
+use irc_frontends::dsl::ModelBuilder;
+use irc_frontends::nn;
+use irc_frontends::zoo::zoo_models;
+use irc_ir::{DType, Dim};
+use irc_tests::GenConfig;
+use irc_tests::fixtures::small_zoo_config;
+use lower_common::{check_opts, random_graphs, sizes};
+
+/// Checks `n` random graphs; returns how many of their kernels ran as blocks.
+fn sweep(cfg: &GenConfig, n: u64, lanes: u32) -> usize {
+    let mut blocks = 0;
+    for (g, sizes, seed) in random_graphs(cfg, n) {
+        let opts = LowerOptions::gpu(lanes);
+        check_opts(&g, &sizes, seed, &opts);
+        blocks += lower_with(&g, &opts).map_or(0, |p| p.kernels.iter().filter(|k| k.lanes.is_some()).count());
+    }
+    blocks
+}
+
+#[test]
+fn random_graphs_in_blocks_of_two_and_four_lanes() {
+    // Few lanes: rows longer than the block, several strided trips per lane, every tree level.
+    let blocks = sweep(&GenConfig::static_dims(24), 300, 2)
+        + sweep(&GenConfig { max_nodes: 24, symbolic: true, zero_size: true }, 300, 4);
+    eprintln!("{blocks} block kernels");
+    assert!(blocks >= 100, "only {blocks} kernels ran as blocks");
+}
+
+#[test]
+fn random_graphs_in_blocks_of_32_lanes() {
+    let blocks = sweep(&GenConfig::symbolic(24), 150, 32);
+    eprintln!("{blocks} block kernels");
+    assert!(blocks >= 50, "only {blocks} kernels ran as blocks");
+}
+
+#[test]
+fn zoo_models_in_blocks() {
+    for (k, m) in zoo_models().iter().enumerate() {
+        let g = irc_frontends::build(m.name, &small_zoo_config(m.name, "f32")).unwrap();
+        check_opts(&g, &sizes(&[("B", 2), ("T", 5)]), k as u64, &LowerOptions::gpu(64));
+    }
+}
+
+#[test]
+fn softmax_is_one_block_per_row_with_a_shared_tree() {
+    let b = ModelBuilder::new("softmax");
+    let x = b.input("x", DType::F32, vec![Dim::from("R"), Dim::Static(300)]);
+    let y = nn::softmax(&x, -1);
+    let g = b.finish(&[("y", &y)]).unwrap();
+    let p = lower_with(&g, &LowerOptions::gpu(256)).unwrap();
+    assert_eq!(p.kernels.len(), 1);
+    let k = &p.kernels[0];
+    // 300 elements: the next power of two lanes.
+    assert_eq!(k.lanes.map(|l| l.count), Some(256));
+    assert_eq!(k.shared.len(), 1);
+    let text = print_program(&p);
+    assert!(text.contains("lanes lane in 0..256"), "{text}");
+    // Two reductions (max and sum), each a tree of log2(256) levels with a barrier after each level, a
+    // barrier after the partials are stored and one after the total is read.
+    assert_eq!(text.matches("barrier").count(), 2 * (8 + 2), "{text}");
+    check_opts(&g, &sizes(&[("R", 3)]), 7, &LowerOptions::gpu(256));
+}
+
+#[test]
+fn the_cpu_schedule_has_no_lanes() {
+    for m in zoo_models() {
+        let g = irc_frontends::build(m.name, &small_zoo_config(m.name, "f32")).unwrap();
+        let p = lower_with(&g, &LowerOptions::default()).unwrap();
+        assert!(p.kernels.iter().all(|k| k.lanes.is_none() && k.shared.is_empty()), "{}", m.name);
+    }
+}
