@@ -6,6 +6,7 @@
 //! and shows the kernels of common patterns.
 
 mod block;
+mod block_matmul;
 mod build;
 mod cost;
 mod index;
@@ -41,7 +42,8 @@ pub struct LowerOptions {
     pub fuse: bool,
     /// The most lanes a block may have (a power of two). 1: the serial CPU schedule (one thread per grid
     /// point, matmul rows register-tiled). More: the GPU schedule, where row kernels (reductions and
-    /// what fuses with them) run one block per row (`block.rs`).
+    /// what fuses with them) run one block per row (`block.rs`) and matmuls in tiles staged through
+    /// shared memory (`block_matmul.rs`).
     pub lanes: u32,
 }
 
@@ -140,6 +142,7 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
         k.info.flops = Some(cost::flops(&k));
         match plan.kind {
             partition::Kind::Matmul if opts.lanes <= 1 => tile::tile_rows(&mut k),
+            partition::Kind::Matmul => block_matmul::tile_matmul(&mut k, opts.lanes),
             partition::Kind::Row { .. } if opts.lanes > 1 => block::cooperate(&mut k, opts.lanes),
             _ => {}
         }
