@@ -80,10 +80,7 @@ fn default_blocks_and_parameter_counts() {
 
 #[test]
 fn bad_shapes_are_errors() {
-    assert_eq!(
-        MonarchShape::new(16, 10, 4).unwrap_err(),
-        MonarchError::Blocks { d_in: 16, d_out: 10, blocks: 4 }
-    );
+    assert_eq!(MonarchShape::new(16, 10, 4).unwrap_err(), MonarchError::Blocks { d_in: 16, d_out: 10, blocks: 4 });
     assert!(MonarchShape::new(16, 16, 0).is_err());
     let shape = MonarchShape::new(16, 16, 4).unwrap();
     let err = monarch_project(&[0.0; 10], shape).unwrap_err();
