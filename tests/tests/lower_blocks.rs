@@ -15,13 +15,14 @@ use irc_tests::GenConfig;
 use irc_tests::fixtures::small_zoo_config;
 use lower_common::{check_opts, random_graphs, sizes};
 
-/// Checks `n` random graphs; returns how many of their kernels ran as blocks.
+/// Checks `n` random graphs; returns how many of their kernels ran as blocks or vector loops.
 fn sweep(cfg: &GenConfig, n: u64, lanes: u32) -> usize {
     let mut blocks = 0;
     for (g, sizes, seed) in random_graphs(cfg, n) {
         let opts = LowerOptions::gpu(lanes);
         check_opts(&g, &sizes, seed, &opts);
-        blocks += lower_with(&g, &opts).map_or(0, |p| p.kernels.iter().filter(|k| k.lanes.is_some()).count());
+        let gpu = |k: &irc_codegen::kir::Kernel| k.lanes.is_some() || !k.vector.is_empty();
+        blocks += lower_with(&g, &opts).map_or(0, |p| p.kernels.iter().filter(|k| gpu(k)).count());
     }
     blocks
 }
@@ -136,4 +137,20 @@ fn matmul_tiles_with_batches_symbolic_rows_and_epilogues() {
             check_tiled(&matmul_graph(a, b, out, true), &[("B", 2), ("T", 7)], lanes, i as u64);
         }
     }
+}
+
+#[test]
+fn elementwise_kernels_move_four_elements_per_vector_loop() {
+    let b = ModelBuilder::new("silu");
+    let x = b.input("x", DType::F32, vec![Dim::from("R"), Dim::Static(64)]);
+    let w = b.input("w", DType::F32, vec![Dim::Static(64)]);
+    let y = nn::silu(&(&x * &w));
+    // A slice starting at 1 is not aligned: that kernel keeps one element per grid point.
+    let z = x.slice(1, 1, 61);
+    let g = b.finish(&[("y", &y), ("z", &z)]).unwrap();
+    let p = lower_with(&g, &LowerOptions::gpu(256)).unwrap();
+    let widths: Vec<Vec<u32>> = p.kernels.iter().map(|k| k.vector.iter().map(|v| v.1).collect()).collect();
+    assert_eq!(widths, vec![vec![4], vec![]], "{}", print_program(&p));
+    assert!(print_program(&p).contains("in 0..4 vector 4 {"));
+    check_opts(&g, &sizes(&[("R", 3)]), 3, &LowerOptions::gpu(256));
 }

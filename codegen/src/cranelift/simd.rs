@@ -31,7 +31,7 @@ use irc_ir::{DType, UnaryOp};
 use super::expr::{Tx, float_cc, iconst, mem_flags};
 use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, stride};
 
 const LANES: u8 = 4;
 
@@ -193,31 +193,6 @@ fn native(k: &Kernel, e: &Expr) -> bool {
     }
 }
 
-/// The coefficient of `var` in the i64 expression `e` when `e` is `var * c + (the same in all lanes)`;
-/// `None` when it is not of that form. Variables local to the loop body are not the same in all lanes.
-fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<i64> {
-    let s = |e: &Expr| stride(var, is_local, e);
-    let invariant = |parts: &[&Expr]| parts.iter().all(|p| s(p) == Some(0)).then_some(0);
-    match e {
-        Expr::Var(u) if *u == var => Some(1),
-        Expr::Var(u) if is_local(*u) => None,
-        Expr::Var(_) | Expr::Const { .. } | Expr::Size(_) => Some(0),
-        Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => invariant(&[index]),
-        Expr::Binary { op: BinOp::Add, lhs, rhs } => s(lhs)?.checked_add(s(rhs)?),
-        Expr::Binary { op: BinOp::Sub, lhs, rhs } => s(lhs)?.checked_sub(s(rhs)?),
-        Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (s(lhs)?, s(rhs)?, constant(lhs), constant(rhs)) {
-            (0, 0, _, _) => Some(0),
-            (a, 0, _, Some(c)) => a.checked_mul(c),
-            (0, b, Some(c), _) => b.checked_mul(c),
-            _ => None,
-        },
-        Expr::Binary { lhs, rhs, .. } => invariant(&[lhs, rhs]),
-        Expr::Unary { op: UnaryOp::Neg, arg } => s(arg)?.checked_neg(),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
-        Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
-    }
-}
-
 /// Whether `e` reads any of `vars`.
 fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
     match e {
@@ -229,13 +204,6 @@ fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
         | Expr::Cast { arg: x, .. } => mentions(x, vars),
         Expr::Binary { lhs, rhs, .. } => mentions(lhs, vars) || mentions(rhs, vars),
         Expr::Select { cond, a, b } => mentions(cond, vars) || mentions(a, vars) || mentions(b, vars),
-    }
-}
-
-fn constant(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Const { value, dtype: DType::I64 } => Some(*value as i64),
-        _ => None,
     }
 }
 

@@ -18,6 +18,7 @@
 use irc_ir::{DType, UnaryOp};
 use thiserror::Error;
 
+use super::vector::{VectorTrace, check_shape};
 use super::{Access, BinOp, Expr, Kernel, Stmt, VarId};
 
 /// Why a kernel could not be evaluated: always a bug in the kernel (or in how it was called).
@@ -153,6 +154,8 @@ struct Eval<'k, 'b, 'm> {
     point: u64,
     shared: Vec<Vec<SharedCell>>,
     epoch: u64,
+    /// The accesses of the vector loop running now, if any.
+    trace: Option<VectorTrace>,
 }
 
 /// Runs every grid point of `k`, each as a block of `k.lanes` lanes. `bufs[i]` is the memory of buffer
@@ -190,6 +193,7 @@ pub fn eval_kernel(k: &Kernel, bufs: &mut [&mut [u8]], sizes: &[i64]) -> Result<
         point: 0,
         shared: k.shared.iter().map(|a| vec![EMPTY_CELL; a.len as usize]).collect(),
         epoch: 0,
+        trace: None,
     };
     if lanes == 0 {
         return Err(e.invalid("a block of 0 lanes".into()));
@@ -264,6 +268,19 @@ impl Eval<'_, '_, '_> {
     fn stmts(&mut self, body: &[Stmt], active: &[usize]) -> Result<(), EvalError> {
         for s in body {
             match s {
+                Stmt::Loop { var, extent, body } if self.k.vector_width(*var).is_some() => {
+                    let width = self.k.vector_width(*var).unwrap_or(1);
+                    let n = self.int(extent)?;
+                    check_shape(self.k, *var, n, width, body).map_err(|m| self.invalid(m))?;
+                    self.trace = Some(VectorTrace::default());
+                    for i in 0..n {
+                        self.trace.as_mut().expect("set above").iteration = i;
+                        self.set(*var, Scalar::I(i))?;
+                        self.stmts(body, active)?;
+                    }
+                    let trace = self.trace.take().expect("set above");
+                    trace.verify(self.k, n).map_err(|m| self.invalid(format!("vector loop: {m}")))?;
+                }
                 Stmt::Loop { var, extent, body } => {
                     let n = self.ints(extent, active)?;
                     let uniform = n.iter().all(|&x| x == n[0]);
@@ -334,6 +351,7 @@ impl Eval<'_, '_, '_> {
             Stmt::Store { buf, index, value } => {
                 let i = self.int(index)?;
                 let (v, _) = self.eval(value)?;
+                self.traced(index, *buf, i, true)?;
                 let at = self.check(*buf, i, "store")?;
                 let dtype = self.k.buffers[*buf].dtype;
                 write_scalar(dtype, self.bufs[*buf], at, v);
@@ -404,6 +422,15 @@ impl Eval<'_, '_, '_> {
         Ok(cell)
     }
 
+    /// Records an access in the running vector loop's trace (the site is the index expression).
+    fn traced(&mut self, site: &Expr, buf: usize, i: i64, store: bool) -> Result<(), EvalError> {
+        if let Some(t) = &mut self.trace {
+            let r = t.record(site as *const Expr as usize, buf, i, store);
+            r.map_err(|m| self.invalid(format!("vector loop: {m}")))?;
+        }
+        Ok(())
+    }
+
     /// Bounds- and race-checks an access to element `i` of buffer `buf`; returns it as an offset.
     fn check(&mut self, buf: usize, i: i64, access: &'static str) -> Result<usize, EvalError> {
         let arg = self.k.buffers.get(buf).ok_or_else(|| EvalError::Invalid {
@@ -467,6 +494,7 @@ impl Eval<'_, '_, '_> {
             }
             Expr::Load { buf, index } => {
                 let i = self.int(index)?;
+                self.traced(index, *buf, i, false)?;
                 let at = self.check(*buf, i, "load")?;
                 let dtype = self.k.buffers[*buf].dtype;
                 (read_scalar(dtype, self.bufs[*buf], at), dtype)

@@ -9,11 +9,14 @@
 //! expressions here instead of copies. A [`Program`] is the kernels of one graph with the buffers they
 //! read and write and the order of their launches.
 
+mod affine;
 mod eval;
 mod print;
+mod vector;
 
 use irc_ir::{DType, NodeId, Shape, UnaryOp};
 
+pub use affine::{multiple_of, stride};
 pub use eval::{EvalError, Scalar, cast_value, eval_kernel, read_scalar, round_to, write_scalar};
 pub use print::{print_expr, print_kernel, print_program};
 
@@ -305,6 +308,12 @@ pub struct Kernel {
     pub lanes: Option<Lanes>,
     /// Block-shared scratch arrays (only meaningful with lanes).
     pub shared: Vec<SharedArray>,
+    /// Vector loops: `(var, width)` says the loop over `var` has extent `width` and independent
+    /// iterations, and that each load and store in it reads one element in every iteration or `width`
+    /// consecutive elements starting at a multiple of `width`; a backend may run it as one `width`-wide
+    /// vector operation with aligned vector loads and stores (16 bytes of f32 for width 4). Running it as
+    /// a plain loop is always correct. The evaluator checks every claim.
+    pub vector: Vec<(VarId, u32)>,
     pub body: Vec<Stmt>,
     pub info: KernelInfo,
 }
@@ -319,6 +328,7 @@ impl Kernel {
             grid: Vec::new(),
             lanes: None,
             shared: Vec::new(),
+            vector: Vec::new(),
             body: Vec::new(),
             info: KernelInfo::default(),
         }
@@ -348,6 +358,11 @@ impl Kernel {
             Expr::Select { a, .. } => self.dtype_of(a),
             Expr::SharedLoad { arr, .. } => self.shared[*arr].dtype,
         }
+    }
+
+    /// The width of the vector loop over `var`, if it is one.
+    pub fn vector_width(&self, var: VarId) -> Option<u32> {
+        self.vector.iter().find(|(v, _)| *v == var).map(|(_, w)| *w)
     }
 
     /// The number of lanes per grid point (1 without lanes).

@@ -98,7 +98,13 @@ fn stmts(k: &Kernel, body: &[Stmt], depth: usize, out: &mut String) {
                 let _ = writeln!(out, "{pad}{} = {}", k.vars[var.0 as usize].name, print_expr(k, value));
             }
             Stmt::Loop { var, extent, body } => {
-                let _ = writeln!(out, "{pad}for {} in 0..{} {{", k.vars[var.0 as usize].name, print_expr(k, extent));
+                let vector = k.vector_width(*var).map_or(String::new(), |w| format!(" vector {w}"));
+                let _ = writeln!(
+                    out,
+                    "{pad}for {} in 0..{}{vector} {{",
+                    k.vars[var.0 as usize].name,
+                    print_expr(k, extent)
+                );
                 stmts(k, body, depth + 1, out);
                 let _ = writeln!(out, "{pad}}}");
             }

@@ -14,6 +14,7 @@ mod kernels;
 mod partition;
 mod tidy;
 mod tile;
+mod vector;
 
 use std::collections::{HashMap, HashSet};
 
@@ -34,6 +35,9 @@ pub enum LowerError {
     Internal(String),
 }
 
+/// Elements per vector loop in the GPU schedule: 16 bytes of f32.
+const VECTOR_WIDTH: i64 = 4;
+
 /// Lowering switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowerOptions {
@@ -42,8 +46,8 @@ pub struct LowerOptions {
     pub fuse: bool,
     /// The most lanes a block may have (a power of two). 1: the serial CPU schedule (one thread per grid
     /// point, matmul rows register-tiled). More: the GPU schedule, where row kernels (reductions and
-    /// what fuses with them) run one block per row (`block.rs`) and matmuls in tiles staged through
-    /// shared memory (`block_matmul.rs`).
+    /// what fuses with them) run one block per row (`block.rs`), matmuls in tiles staged through
+    /// shared memory (`block_matmul.rs`), and elementwise kernels in vector loops of 4 (`vector.rs`).
     pub lanes: u32,
 }
 
@@ -144,6 +148,7 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
             partition::Kind::Matmul if opts.lanes <= 1 => tile::tile_rows(&mut k),
             partition::Kind::Matmul => block_matmul::tile_matmul(&mut k, opts.lanes),
             partition::Kind::Row { .. } if opts.lanes > 1 => block::cooperate(&mut k, opts.lanes),
+            partition::Kind::Elementwise if opts.lanes > 1 => vector::vectorize(&mut k, VECTOR_WIDTH),
             _ => {}
         }
         launches.push(Launch { kernel: i, args: b.args.clone() });

@@ -37,7 +37,7 @@ fn count(e: &Expr, counts: &mut HashMap<VarId, usize>) {
     });
 }
 
-fn subst(e: &mut Expr, v: VarId, value: &Expr) {
+pub(super) fn subst(e: &mut Expr, v: VarId, value: &Expr) {
     match e {
         Expr::Var(x) if *x == v => *e = value.clone(),
         Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
