@@ -59,7 +59,7 @@ pub fn causal_linear_attention(q: &Var, k: &Var, v: &Var) -> Var {
         Ok(t) => t,
         Err(p) => return p,
     };
-    let scores = causal_mask(b, &t).select(&q.matmul(&k.transpose(-1, -2)), 0.0);
+    let scores = causal_mask(b, &t).select(q.matmul(&k.transpose(-1, -2)), 0.0);
     scores.matmul(v) / (scores.sum(-1, true) + LINEAR_ATTENTION_EPS)
 }
 

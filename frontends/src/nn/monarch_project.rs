@@ -65,7 +65,11 @@ impl MonarchShape {
 /// (`sqrt(n)` for square `n x n` with `n = m^2`; at least 1).
 pub fn monarch_blocks(d_in: usize, d_out: usize) -> usize {
     let limit = d_in.min(d_out);
-    (1..=limit).take_while(|m| m * m <= limit).filter(|m| d_in % m == 0 && d_out % m == 0).max().unwrap_or(1)
+    (1..=limit)
+        .take_while(|m| m * m <= limit)
+        .filter(|&m| d_in.is_multiple_of(m) && d_out.is_multiple_of(m))
+        .max()
+        .unwrap_or(1)
 }
 
 /// The two factors of a Monarch matrix, row-major in the shapes of [`MonarchShape`].

@@ -12,7 +12,7 @@ use super::models::finish;
 use crate::dsl::ModelBuilder;
 use crate::nn::{self, Activation, AttnKind, BlockConfig, MlpKind};
 
-const ACT_HELP: &str = "activation per layer: gelu, gelu_erf, relu, squared_relu (or relu2), silu; \
+pub(crate) const LM_ACT_HELP: &str = "activation per layer: gelu, gelu_erf, relu, squared_relu (or relu2), silu; \
     one value, or one per layer separated by commas";
 
 /// The keys of the per-layer family, with the defaults of one member.
@@ -24,7 +24,7 @@ pub(crate) const fn lm_keys(act: &'static str, mlp: &'static str, attn: &'static
         key("layers", "2", "decoder blocks"),
         key("max_seq", "64", "learned positions; T must not exceed it"),
         key("mlp_ratio", "4", "MLP hidden width / d"),
-        key("act", act, ACT_HELP),
+        key("act", act, LM_ACT_HELP),
         key("mlp", mlp, "MLP structure per layer: dense, monarch (one value, or one per layer)"),
         key("attn", attn, "token mixer per layer: softmax, dconv (Primer), linear, gla (one value, or one per layer)"),
         key("ssmax", "0", "Scalable-Softmax per layer: 0 or 1, softmax and dconv only (one value, or one per layer)"),

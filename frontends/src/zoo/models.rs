@@ -3,7 +3,7 @@
 use irc_ir::{Dim, Graph};
 
 use super::config::{Config, key};
-use super::lm::{build_lm, heads, lm_keys};
+use super::lm::{LM_ACT_HELP, build_lm, heads, lm_keys};
 use super::{ModelInfo, ZooError};
 use crate::dsl::{DslError, ModelBuilder, Var};
 use crate::nn::{self, BlockConfig};
@@ -45,7 +45,7 @@ pub(crate) static ZOO: [ModelInfo; 10] = [
             key("layers", "2", "decoder blocks"),
             key("max_seq", "64", "learned positions; T must not exceed it"),
             key("mlp_ratio", "4", "MLP hidden width / d"),
-            key("act", "gelu", ACT_HELP),
+            key("act", "gelu", LM_ACT_HELP),
             key("loss", "false", "also take targets i32[B, T] and output the mean cross-entropy `loss`"),
         ],
         build: build_lm,
