@@ -3,6 +3,7 @@
 pub mod autodiff;
 mod dce;
 mod emit;
+pub mod opt;
 pub mod optim;
 
 pub use autodiff::{AutodiffError, differentiate, grad_output_name};
