@@ -233,3 +233,40 @@ impl Analysis<TNode> for TensorAnalysis {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irc_ir::Shape;
+
+    fn leaf(eg: &mut EG, shape: &[usize]) -> Id {
+        let ty = TensorType::new(DType::F32, Shape::of(shape));
+        let op = Op::Input { name: "x".into(), ty: ty.clone() };
+        eg.analysis.leaves.push(Leaf::new(NodeId(0), &op, &ty));
+        eg.add(TNode::Leaf((eg.analysis.leaves.len() - 1) as u32))
+    }
+
+    #[test]
+    fn merging_different_types_is_a_conflict() {
+        let mut eg = EG::new(TensorAnalysis::default());
+        let (a, b) = (leaf(&mut eg, &[2, 3]), leaf(&mut eg, &[3, 2]));
+        eg.union(a, b);
+        eg.rebuild();
+        assert_eq!(eg.analysis.conflicts.len(), 1, "{:?}", eg.analysis.conflicts);
+        assert!(eg.analysis.conflicts[0].contains("f32[2, 3]"));
+    }
+
+    #[test]
+    fn ill_typed_nodes_have_no_type_and_constants_fold() {
+        let mut eg = EG::new(TensorAnalysis::default());
+        let (a, b) = (leaf(&mut eg, &[2, 3]), leaf(&mut eg, &[3, 2]));
+        let bad = eg.add(TNode::Op(Prim::binary(BinaryOp::Add), vec![a, b]));
+        assert!(eg[bad].data.ty.is_none());
+        let two = eg.add(TNode::constant(2.0, DType::F32));
+        let e = eg.add(TNode::Op(Prim::unary(UnaryOp::Exp), vec![two]));
+        eg.rebuild();
+        assert_eq!(eg[e].data.splat, Some(round_to(DType::F32, 2f64.exp())));
+        assert_eq!(eg.analysis.folds, 1);
+        assert!(eg[e].nodes.iter().any(|n| matches!(n, TNode::Const(..))));
+    }
+}
