@@ -251,7 +251,7 @@ fn matmul_chains_reassociate_by_cost() {
 
 /// Linear attention `(phi(Q) phi(K)^T) V` over `[B, T, D]`, optionally with a causal mask on the
 /// scores; `phi = exp`.
-fn linear_attention(causal: bool) -> Graph {
+fn linear_attention(causal: bool, scaled: bool) -> Graph {
     let mut g = Graph::new("linear-attention");
     let shape = || Shape::from([irc_ir::Dim::from("B"), "T".into(), 16.into()]);
     let (q, k, v) = (input(&mut g, "q", shape()), input(&mut g, "k", shape()), input(&mut g, "v", shape()));
@@ -259,6 +259,10 @@ fn linear_attention(causal: bool) -> Graph {
     let pk = un(&mut g, UnaryOp::Exp, k);
     let kt = permute(&mut g, &[0, 2, 1], pk);
     let mut scores = matmul(&mut g, pq, kt);
+    if scaled {
+        let s = fill(&mut g, 0.25, scores);
+        scores = bin(&mut g, BinaryOp::Mul, scores, s);
+    }
     if causal {
         let tt = TensorType::new(DType::I32, Shape::from(["B", "T", "T"]));
         let i = g.push(Op::Iota { axis: 1, ty: tt.clone() }, &[]).unwrap();
@@ -279,21 +283,22 @@ fn has_square_scores(h: &Graph) -> bool {
 #[test]
 fn linear_attention_reassociates_only_without_a_causal_mask() {
     let s = sizes(&[("B", 2), ("T", 7)]);
-    let g = linear_attention(false);
-    assert!(has_square_scores(&g));
-    let (h, report) = check(&g, &OptOptions::default(), &s, 5, REASSOC_F32);
-    assert!(report.applied("matmul-assoc-right") >= 1, "{report}");
-    assert!(!has_square_scores(&h), "T x T scores remain:\n{}", irc_ir::print(&h));
-    assert!(
-        h.nodes()
-            .iter()
-            .any(|n| n.op == Op::MatMul && n.ty.shape == Shape::from([irc_ir::Dim::from("B"), 16.into(), 16.into()]))
-    );
+    for scaled in [false, true] {
+        let g = linear_attention(false, scaled);
+        assert!(has_square_scores(&g));
+        let (h, report) = check(&g, &OptOptions::default(), &s, 5, REASSOC_F32);
+        assert!(report.applied("matmul-assoc-right") >= 1, "{report}");
+        assert_eq!(report.applied("matmul-scale-left") >= 1, scaled, "{report}");
+        assert!(!has_square_scores(&h), "T x T scores remain:\n{}", irc_ir::print(&h));
+        let state = Shape::from([irc_ir::Dim::from("B"), 16.into(), 16.into()]);
+        assert!(h.nodes().iter().any(|n| n.op == Op::MatMul && n.ty.shape == state));
+        assert!(report.cost_after < report.cost_before / 2.0, "{report}");
 
-    let g = linear_attention(true);
-    let (h, report) = check(&g, &OptOptions::all_groups(), &s, 5, Tol::Exact);
-    assert_eq!(report.applied("matmul-assoc-right"), 0, "{report}");
-    assert!(has_square_scores(&h), "{}", irc_ir::print(&h));
+        let g = linear_attention(true, scaled);
+        let (h, report) = check(&g, &OptOptions::all_groups(), &s, 5, REASSOC_F32);
+        assert_eq!(report.applied("matmul-assoc-right"), 0, "{report}");
+        assert!(has_square_scores(&h), "{}", irc_ir::print(&h));
+    }
 }
 
 #[test]
