@@ -17,16 +17,13 @@ pub struct RegionGraph {
     pub egraph: EG,
     /// The class of each old node of the region (and of each leaf it reads).
     pub class_of: HashMap<NodeId, Id>,
+    /// The e-node each old node became: the original selection, an extraction starting point.
+    pub enode_of: HashMap<NodeId, TNode>,
 }
 
 /// Adds old node `id` (an earlier one in `nodes`, or a leaf) to the e-graph.
-fn add_node(
-    eg: &mut EG,
-    g: &Graph,
-    id: NodeId,
-    class_of: &mut HashMap<NodeId, Id>,
-    in_region: &dyn Fn(NodeId) -> bool,
-) -> Id {
+fn add_node(g: &Graph, id: NodeId, rg: &mut RegionGraph, in_region: &dyn Fn(NodeId) -> bool) -> Id {
+    let RegionGraph { egraph: eg, class_of, enode_of } = rg;
     if let Some(&c) = class_of.get(&id) {
         return c;
     }
@@ -48,8 +45,9 @@ fn add_node(
             TNode::Leaf((eg.analysis.leaves.len() - 1) as u32)
         }
     };
-    let c = eg.add(enode);
+    let c = eg.add(enode.clone());
     class_of.insert(id, c);
+    enode_of.insert(id, enode);
     c
 }
 
@@ -57,19 +55,19 @@ fn add_node(
 pub fn region_egraph(g: &Graph, nodes: &[NodeId]) -> RegionGraph {
     let (lo, hi) = (nodes.first().map_or(0, |n| n.0), nodes.last().map_or(0, |n| n.0));
     let in_region = |id: NodeId| id.0 >= lo && id.0 <= hi;
-    let mut eg = EG::new(TensorAnalysis::default());
-    let mut class_of = HashMap::new();
+    let mut rg =
+        RegionGraph { egraph: EG::new(TensorAnalysis::default()), class_of: HashMap::new(), enode_of: HashMap::new() };
     for &id in nodes {
         for &i in &g.node(id).inputs {
             // Values from earlier regions, and inputs and params (which no region holds).
-            if !class_of.contains_key(&i) {
-                add_node(&mut eg, g, i, &mut class_of, &in_region);
+            if !rg.class_of.contains_key(&i) {
+                add_node(g, i, &mut rg, &in_region);
             }
         }
-        add_node(&mut eg, g, id, &mut class_of, &in_region);
+        add_node(g, id, &mut rg, &in_region);
     }
-    eg.rebuild();
-    RegionGraph { egraph: eg, class_of }
+    rg.egraph.rebuild();
+    rg
 }
 
 /// Emits the selected term of each class in `roots` into `out`; `map` gives the new node of each

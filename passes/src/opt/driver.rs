@@ -104,9 +104,20 @@ pub fn optimize(g: &Graph, opts: &OptOptions) -> Result<(Graph, OptReport), OptE
         let x = Extractor::new(eg, &model);
         let greedy = x.greedy();
         let cost_greedy = x.dag_cost(&greedy, &roots);
+        // The search also starts from the input's own selection, so the result is never costlier
+        // than the input under the model.
+        let mut ordered: Vec<_> = rg.enode_of.iter().collect();
+        ordered.sort_unstable_by_key(|(id, _)| **id);
+        let original = x.with_nodes(greedy.clone(), ordered.into_iter().map(|(_, n)| n));
         let region_deadline = (t1 + share.mul_f64(0.3)).min(deadline.max(t1));
-        let (choice, stats) = x.improve(greedy, &roots, opts.search_passes, region_deadline);
-        let cost_after = x.dag_cost(&choice, &roots);
+        let (choice, stats, cost_after) = if opts.search_passes == 0 {
+            (greedy, Default::default(), cost_greedy)
+        } else {
+            let (a, stats_a) = x.improve(greedy, &roots, opts.search_passes, region_deadline);
+            let (b, stats_b) = x.improve(original, &roots, opts.search_passes, region_deadline);
+            let (cost_a, cost_b) = (x.dag_cost(&a, &roots), x.dag_cost(&b, &roots));
+            if cost_a <= cost_b { (a, stats_a, cost_a) } else { (b, stats_b, cost_b) }
+        };
         let mut em = Emitter { g, eg, choice: &choice, out: &mut out, map: &mut map, done: HashMap::new() };
         for (old, root) in roots_old.iter().zip(&roots) {
             let new = em.emit(*root)?;

@@ -90,6 +90,26 @@ impl<'a> Extractor<'a> {
         }
     }
 
+    /// `base` with each class of an e-node in `enodes` choosing that e-node (after canonicalizing
+    /// its children): e.g. the input graph's own selection. `enodes` must be in topological order;
+    /// a class keeps the first of its e-nodes, so choices point to earlier ones and cannot cycle
+    /// (a class merged with its operand, as `reshape(shape(x), x)` with `x`, keeps `x`).
+    pub fn with_nodes<'n>(&self, mut base: Choice, enodes: impl Iterator<Item = &'n TNode>) -> Choice {
+        let mut set = vec![false; self.costs.len()];
+        for node in enodes {
+            let canon = node.clone().map_children(|c| self.eg.find(c));
+            if let Some(class) = self.eg.lookup(canon.clone()) {
+                let class = self.eg.find(class);
+                if let Some(i) = self.eg[class].nodes.iter().position(|n| *n == canon)
+                    && !std::mem::replace(&mut set[ix(class)], true)
+                {
+                    base[ix(class)] = Some(i);
+                }
+            }
+        }
+        base
+    }
+
     /// The DAG cost of `choice` from `roots`: every reachable class paid once. Infinite if a
     /// reachable class has no choice.
     pub fn dag_cost(&self, choice: &Choice, roots: &[Id]) -> f64 {

@@ -69,7 +69,8 @@ pub struct OptOptions {
     pub time_limit: Duration,
     /// Most graph nodes per region; larger graphs are cut into consecutive regions.
     pub region_nodes: usize,
-    /// Most local-search passes in extraction (0: greedy tree extraction only).
+    /// Most local-search passes in extraction. 0: greedy tree extraction only; otherwise the search
+    /// runs from the greedy selection and from the input's own, and the cheaper result is kept.
     pub search_passes: usize,
     pub target: Target,
     /// Sizes of symbolic dims for the cost model; unlisted symbols are `default_dim`.

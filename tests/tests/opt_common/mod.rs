@@ -116,11 +116,16 @@ pub fn same_values(g: &Graph, h: &Graph, sizes: &HashMap<String, usize>, seed: u
     Ok(())
 }
 
-/// Optimizes `g` with `opts` and checks interface and values; returns the result and report.
+/// Optimizes `g` with `opts` and checks interface, values and that the estimated cost did not grow;
+/// returns the result and report.
 #[track_caller]
 pub fn check(g: &Graph, opts: &OptOptions, sizes: &HashMap<String, usize>, seed: u64, tol: Tol) -> (Graph, OptReport) {
     let (h, report) = optimize(g, opts).unwrap_or_else(|e| panic!("optimize: {e}\n{}", irc_ir::print(g)));
-    let res = same_interface(g, &h).and_then(|_| same_values(g, &h, sizes, seed, tol));
+    let res = same_interface(g, &h).and_then(|_| same_values(g, &h, sizes, seed, tol)).and_then(|_| {
+        // Extraction also starts from the input's own selection: never costlier under the model.
+        let worse = report.cost_after > report.cost_before * (1.0 + 1e-9) + 1e-9;
+        if worse { Err("the optimized graph costs more than the original".to_string()) } else { Ok(()) }
+    });
     if let Err(e) = res {
         panic!("{e}\n\noriginal:\n{}\noptimized:\n{}\n{report}", irc_ir::print(g), irc_ir::print(&h));
     }
