@@ -364,3 +364,21 @@ fn an_invalid_graph_is_an_error() {
     let bad: Graph = serde_json::from_value(json).unwrap();
     assert!(matches!(optimize(&bad, &OptOptions::default()), Err(OptError::InvalidGraph(_))));
 }
+
+#[test]
+fn an_empty_max_is_not_folded_to_the_constant() {
+    // max over an empty axis is -inf whatever the (vacuous) constant is.
+    let mut g = Graph::new("t");
+    let c = g.push(Op::Const { value: 2.0, dtype: DType::F32 }, &[]).unwrap();
+    let e = g.push(Op::Expand { shape: Shape::of(&[0, 3]) }, &[c]).unwrap();
+    let m = g.push(Op::Reduce { op: ReduceOp::Max, axes: vec![0] }, &[e]).unwrap();
+    let full = g.push(Op::Expand { shape: Shape::of(&[4, 3]) }, &[c]).unwrap();
+    let m2 = g.push(Op::Reduce { op: ReduceOp::Max, axes: vec![0] }, &[full]).unwrap();
+    g.add_output("empty", m).unwrap();
+    g.add_output("full", m2).unwrap();
+    let (h, report) = run(&g, &simplify(), Tol::Exact);
+    assert!(report.applied("constant-fold") >= 1, "{report}");
+    let out = |i: usize| &h.node(h.outputs()[i].node).op;
+    assert!(matches!(out(0), Op::Reduce { .. }), "{}", irc_ir::print(&h));
+    assert!(!matches!(out(1), Op::Reduce { .. }), "{}", irc_ir::print(&h));
+}
