@@ -382,3 +382,53 @@ fn an_empty_max_is_not_folded_to_the_constant() {
     assert!(matches!(out(0), Op::Reduce { .. }), "{}", irc_ir::print(&h));
     assert!(!matches!(out(1), Op::Reduce { .. }), "{}", irc_ir::print(&h));
 }
+
+#[test]
+fn negations_fold_into_subtractions() {
+    type Case = (&'static str, fn(&mut Graph, NodeId, NodeId) -> NodeId, BinaryOp);
+    let cases: [Case; 4] = [
+        (
+            "add-neg",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Add, x, n)
+            },
+            BinaryOp::Sub,
+        ),
+        (
+            "neg-add",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Add, n, x)
+            },
+            BinaryOp::Sub,
+        ),
+        (
+            "sub-neg",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Sub, x, n)
+            },
+            BinaryOp::Add,
+        ),
+        (
+            "neg-sub",
+            |g, x, y| {
+                let d = bin(g, BinaryOp::Sub, x, y);
+                un(g, UnaryOp::Neg, d)
+            },
+            BinaryOp::Sub,
+        ),
+    ];
+    for (rule, build, op) in cases {
+        let mut g = Graph::new("t");
+        let x = input(&mut g, "x", Shape::of(&[3, 4]));
+        let y = input(&mut g, "y", Shape::of(&[3, 4]));
+        let out = build(&mut g, x, y);
+        g.add_output("out", out).unwrap();
+        let (h, report) = run(&g, &simplify(), Tol::Exact);
+        assert!(report.applied(rule) >= 1, "{rule}: {report}");
+        assert_eq!(h.len(), 3, "{rule}: {}", irc_ir::print(&h));
+        assert_eq!(h.node(h.outputs()[0].node).op, Op::Binary { op }, "{rule}: {}", irc_ir::print(&h));
+    }
+}
