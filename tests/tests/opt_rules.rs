@@ -432,3 +432,22 @@ fn negations_fold_into_subtractions() {
         assert_eq!(h.node(h.outputs()[0].node).op, Op::Binary { op }, "{rule}: {}", irc_ir::print(&h));
     }
 }
+
+#[test]
+fn the_report_has_per_output_costs() {
+    let mut g = Graph::new("t");
+    let a = input(&mut g, "a", Shape::of(&[64, 64]));
+    let c = input(&mut g, "c", Shape::of(&[64, 2]));
+    let aa = matmul(&mut g, a, a);
+    let y = matmul(&mut g, aa, c);
+    let n = un(&mut g, UnaryOp::Neg, a);
+    let nn = un(&mut g, UnaryOp::Neg, n);
+    g.add_output("y", y).unwrap();
+    g.add_output("z", nn).unwrap();
+    let (_, report) = run(&g, &OptOptions::default(), REASSOC_F32);
+    let names: Vec<&str> = report.outputs.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["y", "z"]);
+    assert!(report.outputs.iter().all(|(_, before, after)| after < before), "{report}");
+    assert_eq!(report.outputs[1].2, 0.0, "z = a costs nothing: {report}");
+    assert!(report.to_string().contains("output y: "), "{report}");
+}
