@@ -40,3 +40,25 @@ fn gpt_2_blocks_forward_backward_keeps_values() {
     same_interface(&g, &h).unwrap();
     same_values(&g, &h, &sizes(&[("B", 2), ("T", 8)]), 1, REASSOC_F32).unwrap();
 }
+
+#[test]
+fn tight_limits_stop_early_and_still_give_a_valid_graph() {
+    let g = gpt_train_graph(2);
+    let s = sizes(&[("B", 2), ("T", 8)]);
+    let cases = [
+        (OptOptions { iter_limit: 1, ..OptOptions::default() }, "IterationLimit"),
+        (OptOptions { node_limit: 100, ..OptOptions::default() }, "NodeLimit"),
+        (OptOptions { time_limit: std::time::Duration::from_millis(1), ..OptOptions::default() }, "TimeLimit"),
+    ];
+    for (opts, stop) in cases {
+        let (h, report) = optimize(&g, &opts).expect("optimizes");
+        assert!(report.regions.iter().any(|r| r.stop.starts_with(stop)), "{stop}: {report:?}");
+        assert!(report.regions.iter().all(|r| r.iterations <= opts.iter_limit), "{report}");
+        same_interface(&g, &h).unwrap();
+        same_values(&g, &h, &s, 2, REASSOC_F32).unwrap();
+    }
+    let small = OptOptions { region_nodes: 100, ..OptOptions::default() };
+    let (h, report) = optimize(&g, &small).expect("optimizes");
+    assert!(report.regions.len() > 5 && report.regions.iter().all(|r| r.nodes <= 100), "{report}");
+    same_values(&g, &h, &s, 3, REASSOC_F32).unwrap();
+}

@@ -364,3 +364,90 @@ fn an_invalid_graph_is_an_error() {
     let bad: Graph = serde_json::from_value(json).unwrap();
     assert!(matches!(optimize(&bad, &OptOptions::default()), Err(OptError::InvalidGraph(_))));
 }
+
+#[test]
+fn an_empty_max_is_not_folded_to_the_constant() {
+    // max over an empty axis is -inf whatever the (vacuous) constant is.
+    let mut g = Graph::new("t");
+    let c = g.push(Op::Const { value: 2.0, dtype: DType::F32 }, &[]).unwrap();
+    let e = g.push(Op::Expand { shape: Shape::of(&[0, 3]) }, &[c]).unwrap();
+    let m = g.push(Op::Reduce { op: ReduceOp::Max, axes: vec![0] }, &[e]).unwrap();
+    let full = g.push(Op::Expand { shape: Shape::of(&[4, 3]) }, &[c]).unwrap();
+    let m2 = g.push(Op::Reduce { op: ReduceOp::Max, axes: vec![0] }, &[full]).unwrap();
+    g.add_output("empty", m).unwrap();
+    g.add_output("full", m2).unwrap();
+    let (h, report) = run(&g, &simplify(), Tol::Exact);
+    assert!(report.applied("constant-fold") >= 1, "{report}");
+    let out = |i: usize| &h.node(h.outputs()[i].node).op;
+    assert!(matches!(out(0), Op::Reduce { .. }), "{}", irc_ir::print(&h));
+    assert!(!matches!(out(1), Op::Reduce { .. }), "{}", irc_ir::print(&h));
+}
+
+#[test]
+fn negations_fold_into_subtractions() {
+    type Case = (&'static str, fn(&mut Graph, NodeId, NodeId) -> NodeId, BinaryOp);
+    let cases: [Case; 4] = [
+        (
+            "add-neg",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Add, x, n)
+            },
+            BinaryOp::Sub,
+        ),
+        (
+            "neg-add",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Add, n, x)
+            },
+            BinaryOp::Sub,
+        ),
+        (
+            "sub-neg",
+            |g, x, y| {
+                let n = un(g, UnaryOp::Neg, y);
+                bin(g, BinaryOp::Sub, x, n)
+            },
+            BinaryOp::Add,
+        ),
+        (
+            "neg-sub",
+            |g, x, y| {
+                let d = bin(g, BinaryOp::Sub, x, y);
+                un(g, UnaryOp::Neg, d)
+            },
+            BinaryOp::Sub,
+        ),
+    ];
+    for (rule, build, op) in cases {
+        let mut g = Graph::new("t");
+        let x = input(&mut g, "x", Shape::of(&[3, 4]));
+        let y = input(&mut g, "y", Shape::of(&[3, 4]));
+        let out = build(&mut g, x, y);
+        g.add_output("out", out).unwrap();
+        let (h, report) = run(&g, &simplify(), Tol::Exact);
+        assert!(report.applied(rule) >= 1, "{rule}: {report}");
+        assert_eq!(h.len(), 3, "{rule}: {}", irc_ir::print(&h));
+        assert_eq!(h.node(h.outputs()[0].node).op, Op::Binary { op }, "{rule}: {}", irc_ir::print(&h));
+    }
+}
+
+#[test]
+fn the_report_has_per_output_costs() {
+    let mut g = Graph::new("t");
+    let a = input(&mut g, "a", Shape::of(&[64, 64]));
+    let c = input(&mut g, "c", Shape::of(&[64, 2]));
+    let aa = matmul(&mut g, a, a);
+    let y = matmul(&mut g, aa, c);
+    let n = un(&mut g, UnaryOp::Neg, a);
+    let nn = un(&mut g, UnaryOp::Neg, n);
+    g.add_output("y", y).unwrap();
+    g.add_output("z", nn).unwrap();
+    let (_, report) = run(&g, &OptOptions::default(), REASSOC_F32);
+    let names: Vec<&str> = report.outputs.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["y", "z"]);
+    assert!(report.outputs.iter().all(|(_, before, after)| after < before), "{report}");
+    assert_eq!(report.outputs[1].2, 0.0, "z = a costs nothing: {report}");
+    assert!(report.to_string().contains("output y: "), "{report}");
+}

@@ -117,7 +117,15 @@ fn fold(p: Prim, op: &Op, args: &[&Data], out: &TensorType) -> Option<f64> {
             None => splat(1).filter(|a| splat(2).is_some_and(|b| a.to_bits() == b.to_bits()))?,
         },
         (Prim::Reshape | Prim::Permute | Prim::Expand | Prim::Slice | Prim::Gather, _) => splat(0)?,
-        (Prim::Reduce(_), Op::Reduce { op: irc_ir::ReduceOp::Max, .. }) => splat(0)?,
+        // An empty reduction gives the identity (-inf), not the constant: reduced dims must be >= 1.
+        (Prim::Reduce(_), Op::Reduce { op: irc_ir::ReduceOp::Max, axes }) => {
+            let dims = &args[0].ty.as_ref()?.shape.0;
+            let nonempty = axes.iter().all(|&a| dims.get(a).and_then(|d| d.as_static()).is_some_and(|n| n >= 1));
+            if !nonempty {
+                return None;
+            }
+            splat(0)?
+        }
         (Prim::Concat, _) => {
             let first = splat(0)?;
             args.iter().all(|d| d.splat.is_some_and(|v| v.to_bits() == first.to_bits())).then_some(first)?

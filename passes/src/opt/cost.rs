@@ -97,9 +97,18 @@ impl CostModel {
 
     /// Cost of the nodes the outputs reach, each paid once.
     pub fn graph_cost(&self, g: &Graph) -> f64 {
+        self.reach_cost(g, g.outputs().iter().map(|o| o.node))
+    }
+
+    /// Per output: the cost of the nodes it reaches (nodes shared between outputs count in each).
+    pub fn output_costs(&self, g: &Graph) -> Vec<(String, f64)> {
+        g.outputs().iter().map(|o| (o.name.clone(), self.reach_cost(g, std::iter::once(o.node)))).collect()
+    }
+
+    fn reach_cost(&self, g: &Graph, roots: impl Iterator<Item = irc_ir::NodeId>) -> f64 {
         let mut live = vec![false; g.len()];
-        for o in g.outputs() {
-            live[o.node.0] = true;
+        for r in roots {
+            live[r.0] = true;
         }
         let mut total = 0.0;
         for (id, n) in g.nodes().iter().enumerate().rev() {

@@ -158,6 +158,13 @@ pub fn optimize(g: &Graph, opts: &OptOptions) -> Result<(Graph, OptReport), OptE
     report.rules = rules;
     report.nodes_after = out.len();
     report.cost_after = model.graph_cost(&out);
+    let after = model.output_costs(&out);
+    report.outputs = model
+        .output_costs(g)
+        .into_iter()
+        .zip(after)
+        .map(|((name, before), (_, after))| (name, before, after))
+        .collect();
     report.time = start.elapsed();
     Ok((out, report))
 }

@@ -37,6 +37,8 @@ pub struct OptReport {
     /// Estimated cost of the whole graph (microseconds), each live node paid once.
     pub cost_before: f64,
     pub cost_after: f64,
+    /// Per output (in output order): name, cost before, cost after.
+    pub outputs: Vec<(String, f64, f64)>,
     pub rewrite_time: Duration,
     pub extract_time: Duration,
     pub time: Duration,
@@ -82,6 +84,12 @@ impl fmt::Display for OptReport {
         }
         for (name, n) in &self.rules {
             writeln!(f, "  {n:>6}  {name}")?;
+        }
+        // Per-output costs, when there are few outputs (a training graph has one per gradient).
+        if (2..=8).contains(&self.outputs.len()) {
+            for (name, before, after) in &self.outputs {
+                writeln!(f, "  output {name}: {before:.2} us -> {after:.2} us")?;
+            }
         }
         if self.regions.len() > 1 {
             writeln!(f, "  region  nodes  e-nodes  classes  iters  cost before -> after (us)  stop")?;
