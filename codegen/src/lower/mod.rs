@@ -9,7 +9,9 @@ mod build;
 mod cost;
 mod index;
 mod kernels;
+mod pack;
 mod partition;
+mod reuse;
 mod tidy;
 mod tile;
 
@@ -77,7 +79,7 @@ pub(crate) struct Buffers {
 }
 
 impl Buffers {
-    fn add(&mut self, name: String, buffer: Buffer) -> usize {
+    pub(super) fn add(&mut self, name: String, buffer: Buffer) -> usize {
         self.list.push(buffer);
         self.names.push(name);
         self.list.len() - 1
@@ -123,13 +125,19 @@ fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
             nodes.push(plan.root);
         }
         let mut k = std::mem::replace(&mut b.k, crate::kir::Kernel::new(""));
+        let mut args = std::mem::take(&mut b.args);
+        drop(b);
         k.name = cost::name(i, g, plan.root, plan.copy, &plan.locals, &nodes);
         k.info = KernelInfo { nodes, bytes: Some(cost::bytes(&sized)), flops: None };
         k.info.flops = Some(cost::flops(&k));
         if matches!(plan.kind, partition::Kind::Matmul) {
             tile::tile_rows(&mut k);
+            if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {
+                launches.push(Launch { kernel: kernels.len(), args: pack_args });
+                kernels.push(pack);
+            }
         }
-        launches.push(Launch { kernel: i, args: b.args.clone() });
+        launches.push(Launch { kernel: kernels.len(), args });
         kernels.push(k);
     }
     let outputs = g

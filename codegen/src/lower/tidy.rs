@@ -36,7 +36,7 @@ fn count(e: &Expr, counts: &mut HashMap<VarId, usize>) {
     });
 }
 
-fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
+pub(super) fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
     f(e);
     match e {
         Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
@@ -54,13 +54,13 @@ fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
     }
 }
 
-fn mentions(e: &Expr, v: VarId) -> bool {
+pub(super) fn mentions(e: &Expr, v: VarId) -> bool {
     let mut found = false;
     visit(e, &mut |x| found |= *x == Expr::Var(v));
     found
 }
 
-fn subst(e: &mut Expr, v: VarId, value: &Expr) {
+pub(super) fn subst(e: &mut Expr, v: VarId, value: &Expr) {
     match e {
         Expr::Var(x) if *x == v => *e = value.clone(),
         Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
