@@ -40,13 +40,18 @@ pub(super) fn pack_b(k: &mut Kernel, args: &mut Vec<usize>, bufs: &mut Buffers) 
         return None;
     }
 
-    // The packing kernel: the matmul's buffers that the operand reads, then the packed buffer.
+    // The packing kernel: the matmul's buffers that the operand reads, then the packed buffer. It runs
+    // even when the matmul has no rows, so it reads only buffers of static shape (at `k < K`, `n < N`,
+    // in range whatever the sizes).
     let mut used: Vec<usize> = Vec::new();
     visit_loads(&op.value, &mut |b| {
         if !used.contains(&b) {
             used.push(b);
         }
     });
+    if used.iter().any(|&b| bufs.list[args[b]].shape.as_static().is_none()) {
+        return None;
+    }
     let mut value = op.value.clone();
     remap_loads(&mut value, &|b| used.iter().position(|&u| u == b).unwrap_or(b));
     let name = format!("{}_pack", k.name);
@@ -82,8 +87,8 @@ pub(super) fn pack_b(k: &mut Kernel, args: &mut Vec<usize>, bufs: &mut Buffers) 
 }
 
 /// The `B` operand of a tiled matmul: the first statement of a top-level loop of static extent is a `let`
-/// of an f32 value that reads only the loop variable and the innermost grid variable `n`, and the loop
-/// body also accumulates (`tile.rs` hoists `B[k, n]` this way).
+/// of an f32 value that reads only the loop variable and the innermost grid variable `n` (no sizes), and
+/// the loop body also accumulates (`tile.rs` hoists `B[k, n]` this way).
 fn operand(k: &Kernel, n: VarId) -> Option<Operand> {
     k.body.iter().enumerate().find_map(|(at, s)| {
         let Stmt::Loop { var, extent, body } = s else { return None };
@@ -94,7 +99,7 @@ fn operand(k: &Kernel, n: VarId) -> Option<Operand> {
         };
         let mut only_k_n = true;
         visit(value, &mut |e| {
-            only_k_n &= !matches!(e, Expr::Var(v) if *v != *var && *v != n);
+            only_k_n &= !matches!(e, Expr::Var(v) if *v != *var && *v != n) && !matches!(e, Expr::Size(_));
         });
         let ok = only_k_n && k.dtype_of(value) == DType::F32 && mentions(value, *var) && mentions(value, n);
         ok.then(|| Some(Operand { at, k: *var, extent: ix::as_const(extent)?, value: value.clone() })).flatten()
