@@ -263,14 +263,14 @@ fn elementwise_grids_vectorize_their_rows() {
         add(mul(x[0].clone(), Expr::constant(2.0, DType::F32)), x[1].clone())
     });
     assert_eq!(compile_kernel(&k).unwrap().simd_loops(), 1);
-    assert_eq!(compile_kernel_with(&k, CompileOptions { simd: false, reassociate: false }).unwrap().simd_loops(), 0);
+    assert_eq!(compile_kernel_with(&k, CompileOptions::SCALAR).unwrap().simd_loops(), 0);
     // Dot products per output run four outputs at a time (the inner loops stay sequential per lane).
     // (The rows left after groups of four reduce sequentially too, as the lanes do.)
     assert_eq!(compile_kernel(&row_sum()).unwrap().simd_loops(), 1);
     assert_eq!(compile_kernel(&matmul(DType::F32)).unwrap().simd_loops(), 1);
     // A reduction into a variable of the enclosing scope vectorizes only when it may be reassociated.
     assert_eq!(compile_kernel(&max_abs(DType::F32)).unwrap().simd_loops(), 1);
-    let exact = CompileOptions { simd: true, reassociate: false };
+    let exact = CompileOptions::EXACT;
     assert_eq!(compile_kernel_with(&max_abs(DType::F32), exact).unwrap().simd_loops(), 0);
     // Not eligible: f64 values, a strided store, a loop-carried read.
     let k64 = elementwise("f64", &[DType::F64], DType::F64, |x| x[0].clone());
@@ -299,8 +299,14 @@ fn partial_ranges_and_clamping() {
     let sizes = [m, n, kk];
     let a = f32s((m * kk) as usize, 1);
     let b = f32s((kk * n) as usize, 2);
-    let whole =
-        run(&k, &[Data::F32(a.clone()), Data::F32(b.clone()), Data::zeros(DType::F32, (m * n) as usize)], &sizes);
+    // With the default options (fused multiply-adds where the host has them): chunks compute as one call.
+    let fast = CompileOptions::default();
+    let whole = run_with(
+        &k,
+        &[Data::F32(a.clone()), Data::F32(b.clone()), Data::zeros(DType::F32, (m * n) as usize)],
+        &sizes,
+        fast,
+    );
     let compiled = compile_kernel(&k).unwrap();
     let total = compiled.grid_total(&sizes).unwrap();
     assert_eq!(total, m * n);
@@ -319,7 +325,7 @@ fn partial_ranges_and_clamping() {
     let sizes = [m, n, kk];
     let (a2, b2) = (f32s((m * kk) as usize, 3), f32s((kk * n) as usize, 4));
     let fresh = || [Data::F32(a2.clone()), Data::F32(b2.clone()), Data::zeros(DType::F32, (m * n) as usize)];
-    let whole = run(&k, &fresh(), &sizes);
+    let whole = run_with(&k, &fresh(), &sizes, fast);
     for cuts in [vec![0, 750], vec![0, 77, 151, 600, 750], vec![0, 149, 300, 301, 750], vec![10, 20, 0, 10, 20, 750]] {
         let mut bufs = fresh();
         let ptrs: Vec<*mut u8> = bufs.iter_mut().map(Data::ptr).collect();
@@ -358,8 +364,12 @@ fn threads_share_one_compiled_kernel() {
     let sizes = [m, n, kk];
     let a = f32s((m * kk) as usize, 5);
     let b = f32s((kk * n) as usize, 6);
-    let single =
-        run(&k, &[Data::F32(a.clone()), Data::F32(b.clone()), Data::zeros(DType::F32, (m * n) as usize)], &sizes);
+    let single = run_with(
+        &k,
+        &[Data::F32(a.clone()), Data::F32(b.clone()), Data::zeros(DType::F32, (m * n) as usize)],
+        &sizes,
+        CompileOptions::default(),
+    );
     let compiled = compile_kernel(&k).unwrap();
     let mut bufs = [Data::F32(a), Data::F32(b), Data::zeros(DType::F32, (m * n) as usize)];
     let ptrs: Vec<usize> = bufs.iter_mut().map(|d| d.ptr() as usize).collect();

@@ -171,7 +171,9 @@ fn compile_shows_and_dumps_kernels() {
     assert_eq!(kernels.matches("\nlaunch ").count(), 2, "{kernels}");
 
     let explain = ok(&["compile", "zoo:gpt-block", "--explain", "--dim", "B=2", "--dim", "T=16"]);
-    assert!(explain.starts_with("11 kernels (B=2, T=16)"), "{explain}");
+    // 11 fused kernels and the pack kernel of the MLP's first weight (`f32[64, 256]`).
+    assert!(explain.starts_with("12 kernels (B=2, T=16)"), "{explain}");
+    assert!(explain.contains("_pack"), "{explain}");
     assert!(explain.contains("memory: intermediates need"), "{explain}");
     let unfused = ok(&["compile", "zoo:gpt-block", "--explain", "--no-fuse"]);
     assert!(unfused.lines().next().unwrap().split(' ').next().unwrap().parse::<usize>().unwrap() > 11, "{unfused}");

@@ -175,7 +175,7 @@ fn golden_softmax_dump() {
 launch k0_reduce_max_reduce_sum_sub_exp(b0, b1)
 kernel k0_reduce_max_reduce_sum_sub_exp  # from %1 %2 %3 %4 %5 %6 %7
   # bytes (R * 64)
-  # flops (R * 56)
+  # flops (R * 40)
   buffer x: f32 read
   buffer t7: f32 write
   sizes R
@@ -186,10 +186,12 @@ kernel k0_reduce_max_reduce_sum_sub_exp  # from %1 %2 %3 %4 %5 %6 %7
     }
     let acc5: f32 = 0.0
     for r1 in 0..8 {
-      acc5 = (acc5 + exp((x[((i0 * 8) + r1)] - acc1)))
+      let e8: f32 = exp((x[((i0 * 8) + r1)] - acc1))
+      t7[((i0 * 8) + r1)] = e8
+      acc5 = (acc5 + e8)
     }
     for j1 in 0..8 {
-      t7[((i0 * 8) + j1)] = (exp((x[((i0 * 8) + j1)] - acc1)) / acc5)
+      t7[((i0 * 8) + j1)] = (t7[((i0 * 8) + j1)] / acc5)
     }
   }
 ";

@@ -104,3 +104,42 @@ fn matmul_kernels_are_tiled_and_vectorized() {
     let compiled = irc_codegen::cranelift::compile_kernel(k).unwrap();
     assert!(compiled.simd_loops() > 0);
 }
+
+/// The pack kernels of a lowered graph (`codegen/src/lower/pack.rs`).
+fn packs(g: &irc_ir::Graph) -> usize {
+    irc_codegen::lower(g).unwrap().kernels.iter().filter(|k| k.name.ends_with("_pack")).count()
+}
+
+#[test]
+fn packed_b_operands() {
+    // `N` a multiple of 256 (rows of `B` 1 KiB apart) and a transposed weight are packed; a contiguous
+    // `B` of another width, a batched `B` and narrow ones are not. Rows and depths off the tile.
+    for (i, (m, k)) in [(1, 1), (3, 33), (17, 5), (6, 64)].into_iter().enumerate() {
+        let g = matmul(&format!("[{m}, {k}]"), &format!("[{k}, 256]"), &format!("[{m}, 256]"));
+        assert_eq!(packs(&g), usize::from(m >= 4), "m = {m}, k = {k}");
+        check_all(&g, &[], i as u64);
+    }
+    for (i, n) in [8, 33, 65].into_iter().enumerate() {
+        let g = graph(&format!(
+            "%0 = input \"x\" : f32[B, 17]\n%1 = param \"w\" : f32[{n}, 17]\n\
+             %2 = permute %1 perm=[1, 0] : f32[17, {n}]\n%3 = matmul %0, %2 : f32[B, {n}]\noutput \"y\" = %3"
+        ));
+        assert_eq!(packs(&g), 1, "n = {n}");
+        for rows in [1, 5, 33] {
+            check_all(&g, &[("B", rows)], (i * 3 + rows) as u64);
+        }
+    }
+    assert_eq!(packs(&matmul("[8, 5]", "[5, 33]", "[8, 33]")), 0);
+    assert_eq!(packs(&matmul("[2, 8, 5]", "[2, 5, 256]", "[2, 8, 256]")), 0);
+    assert_eq!(packs(&matmul("[8, 5]", "[5, 3]", "[8, 3]")), 0);
+    // A bias, an activation and a residual after a packed matmul (the gpt-block MLP's shape).
+    let g = graph(
+        "%0 = input \"x\" : f32[B, 256]\n%1 = param \"w\" : f32[256, 256]\n%2 = matmul %0, %1 : f32[B, 256]\n\
+         %3 = param \"b\" : f32[256]\n%4 = expand %3 shape=[B, 256] : f32[B, 256]\n%5 = add %2, %4 : f32[B, 256]\n\
+         %6 = mul %5, %0 : f32[B, 256]\noutput \"y\" = %6",
+    );
+    assert_eq!(packs(&g), 1);
+    for rows in [4, 7] {
+        check_all(&g, &[("B", rows)], rows as u64);
+    }
+}

@@ -207,12 +207,14 @@ fn cpu_backend_trains_like_the_reference_interpreter() {
         assert!((a - b).abs() <= 1e-4 * a.abs(), "step {step}: reference {a} vs cpu {b}");
     }
     // Adam divides by sqrt(v), so a gradient that is pure rounding noise (the key bias, to which softmax is
-    // invariant) still moves its param by up to lr per step: params are compared to a small fraction of the
-    // total movement allowed (4 steps x lr 1e-2), not relatively.
+    // invariant) still moves its param by up to lr per step in the noise's direction: the key bias may
+    // differ by the total movement allowed (4 steps x lr 1e-2); every other param is compared to a small
+    // fraction of it (measured: within 5e-7 on the development VM).
     let (pr, pc) = (reference.params(), cpu.params());
     for (name, t) in &pr {
+        let bound = if name.ends_with("attn.k.bias") { 4.0 * 1e-2 } else { 1e-3 };
         for (x, y) in t.data.iter().zip(&pc[name].data) {
-            assert!((x - y).abs() <= 1e-3, "{name}: {x} vs {y}");
+            assert!((x - y).abs() <= bound, "{name}: {x} vs {y}");
         }
     }
 }

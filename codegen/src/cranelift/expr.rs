@@ -14,7 +14,7 @@ use super::CompileOptions;
 use super::half;
 use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
-use crate::kir::{BinOp, Expr, Kernel};
+use crate::kir::{Access, BinOp, Expr, Kernel, VarId};
 
 /// The type a value of `dtype` has in registers: f16 and bf16 compute in f32, bool is an i8 0/1.
 pub(super) fn reg_type(dtype: DType) -> Type {
@@ -76,6 +76,8 @@ pub(super) struct Tx<'a, 'f> {
     pub sizes: Vec<Value>,
     pub helper_ids: &'a HashMap<(Helper, bool), FuncId>,
     pub simd_loops: usize,
+    /// The variable of the innermost loop being emitted (see `load_flags`).
+    pub innermost: Option<VarId>,
 }
 
 impl Tx<'_, '_> {
@@ -90,9 +92,10 @@ impl Tx<'_, '_> {
             Expr::Const { value, dtype } => self.constant(*value, *dtype),
             Expr::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
             Expr::Size(i) => self.sizes[*i],
-            Expr::Load { buf, index } => {
-                let index = self.expr(index);
-                self.load(*buf, index)
+            Expr::Load { buf, index: at } => {
+                let flags = self.load_flags(*buf, at);
+                let index = self.expr(at);
+                self.load(*buf, index, flags)
             }
             Expr::SharedLoad { .. } => unreachable!("rejected by check_kernel"),
             Expr::Unary { op, arg } => {
@@ -100,6 +103,10 @@ impl Tx<'_, '_> {
                 let x = self.expr(arg);
                 let r = self.unary(*op, dtype, x);
                 self.round_half(dtype, r)
+            }
+            Expr::Binary { .. } if let Some((a, b, c)) = self.contracted(e) => {
+                let (x, y, z) = (self.expr(a), self.expr(b), self.expr(c));
+                self.b.ins().fma(x, y, z)
             }
             Expr::Binary { op, lhs, rhs } => {
                 let dtype = self.k.dtype_of(lhs);
@@ -123,6 +130,26 @@ impl Tx<'_, '_> {
         }
     }
 
+    /// `e` as the operands `(a, b, c)` of a fused `a * b + c`, when `CompileOptions::contract` is on (and
+    /// the host has FMA) and `e` is an f32 sum with a product operand. Scalar and vector code contract
+    /// the same expressions, so lanes still compute what their scalar iterations would.
+    pub fn contracted<'e>(&self, e: &'e Expr) -> Option<(&'e Expr, &'e Expr, &'e Expr)> {
+        let Expr::Binary { op: BinOp::Add, lhs, rhs } = e else { return None };
+        if !self.contracts_f32() || self.k.dtype_of(lhs) != DType::F32 {
+            return None;
+        }
+        match (&**lhs, &**rhs) {
+            (Expr::Binary { op: BinOp::Mul, lhs: a, rhs: b }, c)
+            | (c, Expr::Binary { op: BinOp::Mul, lhs: a, rhs: b }) => Some((a, b, c)),
+            _ => None,
+        }
+    }
+
+    /// Whether f32 multiply-adds are fused (`contracted`).
+    pub fn contracts_f32(&self) -> bool {
+        self.options.contract
+    }
+
     pub fn constant(&mut self, value: f64, dtype: DType) -> Value {
         match dtype {
             DType::F32 => self.b.ins().f32const(value as f32),
@@ -142,10 +169,19 @@ impl Tx<'_, '_> {
         self.b.ins().iadd(self.bufs[buf], offset)
     }
 
-    pub fn load(&mut self, buf: usize, index: Value) -> Value {
+    /// Flags for a load of `buf` at `index`. A load of a buffer the kernel only reads, at an index that
+    /// reads the innermost loop's variable, is marked movable: Cranelift may then merge it into its use
+    /// (`vbroadcastss` from memory) or share it, but cannot hoist it out of that loop, where the index
+    /// might be out of range (an empty loop, a guarded partial tile row).
+    pub fn load_flags(&self, buf: usize, index: &Expr) -> MemFlagsData {
+        let movable = self.k.buffers[buf].access == Access::Read && self.innermost.is_some_and(|v| index.mentions(v));
+        if movable { mem_flags().with_readonly().with_can_move() } else { mem_flags() }
+    }
+
+    pub fn load(&mut self, buf: usize, index: Value, flags: MemFlagsData) -> Value {
         let dtype = self.k.buffers[buf].dtype;
         let addr = self.address(buf, index);
-        let raw = self.b.ins().load(mem_type(dtype), mem_flags(), addr, 0);
+        let raw = self.b.ins().load(mem_type(dtype), flags, addr, 0);
         match dtype {
             DType::F16 => half::f16_to_f32(&mut self.b, raw),
             DType::BF16 => half::bf16_to_f32(&mut self.b, raw),

@@ -19,7 +19,8 @@ use super::{CompileOptions, simd};
 use crate::kir::{Kernel, Stmt, VarId};
 
 /// Columns of the innermost grid dimension per block when a kernel walks its rows in column blocks
-/// (`blocked_rows`): 64 f32 columns of a 1024-deep `B` are 256 KiB, which stays in a 512 KiB L2.
+/// (`blocked_rows`): 64 f32 columns of a 1024-deep `B` are 256 KiB, which stays in a 512 KiB L2 (when
+/// `B`'s rows do not all map to the same cache sets: `lower/pack.rs`).
 const COL_BLOCK: i64 = 64;
 
 /// The imported helper functions, by (helper, is f64).
@@ -56,7 +57,18 @@ fn begin<'a, 'f>(
     b.seal_block(entry);
     let params = b.block_params(entry).to_vec();
     let vars = k.vars.iter().map(|v| b.declare_var(reg_type(v.dtype))).collect();
-    let mut tx = Tx { k, b, module, options, vars, bufs: Vec::new(), sizes: Vec::new(), helper_ids, simd_loops: 0 };
+    let mut tx = Tx {
+        k,
+        b,
+        module,
+        options,
+        vars,
+        bufs: Vec::new(),
+        sizes: Vec::new(),
+        helper_ids,
+        simd_loops: 0,
+        innermost: None,
+    };
     // The kernel function's parameters are (args, sizes, start, end); the total function's (sizes).
     let (args, sizes) = if params.len() == 4 { (Some(params[0]), params[1]) } else { (None, params[0]) };
     tx.sizes = tx.load_table(sizes, types::I64, k.sizes.len());
@@ -113,7 +125,7 @@ pub(super) fn build_total(
     k: &Kernel,
     helper_ids: &HelperIds,
 ) {
-    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions { simd: false, reassociate: false });
+    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions::SCALAR);
     let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
     let total = tx.grid_total(&extents);
     tx.b.ins().return_(&[total]);
@@ -299,6 +311,12 @@ impl Tx<'_, '_> {
     /// `for var in lo..hi { body }`: when the body qualifies, vector parts of several and then one f32x4
     /// group (of iterations, or of terms of a reduction), then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
+        let outer = self.innermost.replace(var);
+        self.range_parts(var, lo, hi, body);
+        self.innermost = outer;
+    }
+
+    fn range_parts(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let mut lo = lo;
         if self.options.simd
             && self.options.reassociate

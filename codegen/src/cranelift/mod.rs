@@ -54,11 +54,23 @@ pub struct CompileOptions {
     /// accumulators. Max is exact; a sum is reassociated (docs/CPU.md gives the order and the error
     /// bound), so bit-exact comparisons with the evaluator turn this off.
     pub reassociate: bool,
+    /// Compute f32 `a * b + c` (either operand order, scalar and vector alike) as one fused multiply-add
+    /// with a single rounding, where the host has FMA (ignored elsewhere). Results then differ from the
+    /// evaluator's round-after-every-op ones within f32 tolerance, so bit-exact comparisons turn this off.
+    pub contract: bool,
+}
+
+impl CompileOptions {
+    /// Vector code whose every result equals the evaluator's bit for bit (up to the inline
+    /// transcendentals' 1 ulp): no reassociation, no contraction.
+    pub const EXACT: CompileOptions = CompileOptions { simd: true, reassociate: false, contract: false };
+    /// Scalar code only, exact.
+    pub const SCALAR: CompileOptions = CompileOptions { simd: false, reassociate: false, contract: false };
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { simd: true, reassociate: true }
+        CompileOptions { simd: true, reassociate: true, contract: true }
     }
 }
 
@@ -164,7 +176,7 @@ pub fn compile_kernel_with(kernel: &Kernel, options: CompileOptions) -> Result<C
     check::check_kernel(kernel)?;
     match Jit::build(kernel, options) {
         Err(CodegenError::Cranelift { .. }) if options.simd => {
-            Jit::build(kernel, CompileOptions { simd: false, reassociate: false })
+            Jit::build(kernel, CompileOptions { simd: false, ..options })
         }
         other => other,
     }
@@ -181,6 +193,8 @@ impl Jit {
     fn build(kernel: &Kernel, options: CompileOptions) -> Result<CompiledKernel, CodegenError> {
         let mut jit = Jit::new(kernel)?;
         let ptr = jit.module.target_config().pointer_type();
+        let host_fma = jit.module.isa().isa_flags().iter().any(|f| f.name == "has_fma" && f.as_bool() == Some(true));
+        let options = CompileOptions { contract: options.contract && host_fma, ..options };
 
         let mut sig = jit.module.make_signature();
         sig.params.extend([

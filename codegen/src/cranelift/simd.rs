@@ -44,7 +44,7 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
         && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index)))
 }
 
-/// A reduction loop `for var { lets; acc = acc op term }` (see `reduction`).
+/// A reduction loop `for var { lets and stores; acc = acc op term }` (see `reduction`).
 pub(super) struct Reduction<'k> {
     lets: &'k [Stmt],
     acc: VarId,
@@ -53,7 +53,8 @@ pub(super) struct Reduction<'k> {
 }
 
 /// The body of a loop over `var` as a reduction that may be vectorized by reassociating it: `Let`s of f32
-/// values followed by one `acc = acc + term` or `acc = max(acc, term)` (either operand order) into an
+/// values and `Store`s of them (contiguous in `var`, to buffers the body does not load: softmax keeps its
+/// exponentials in the output row) followed by one `acc = acc + term` or `acc = max(acc, term)` (either operand order) into an
 /// f32 variable of the enclosing scope that nothing else in the body reads, where the lets and `term`
 /// are vector code (as in `eligible`) whose loads are contiguous in `var` or the same in every lane
 /// (gathers would cost more than the scalar loop).
@@ -71,13 +72,16 @@ pub(super) fn reduction<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Opti
     };
     let mut scan =
         Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
-    let ok = lets.iter().all(|s| matches!(s, Stmt::Let { .. }))
+    let ok = lets.iter().all(|s| matches!(s, Stmt::Let { .. } | Stmt::Store { .. }))
         && scan.stmts(lets)
         && native(k, term)
         && scan.value(term)
         && !scan.locals.contains(acc)
         && !scan.used.contains(acc)
-        && scan.loads.iter().all(|(_, index)| matches!(scan.stride(index), Some(0 | 1)));
+        && scan
+            .loads
+            .iter()
+            .all(|(buf, index)| !scan.stores.contains_key(buf) && matches!(scan.stride(index), Some(0 | 1)));
     ok.then_some(Reduction { lets, acc: *acc, op: *op, term })
 }
 
@@ -260,9 +264,19 @@ impl Tx<'_, '_> {
                 tx.vector_stmts(&lanes, &mut locals, r.lets);
                 for (g, &p) in parts.iter().enumerate().take(groups) {
                     tx.enter_group(&lanes, g);
-                    let t = tx.vector(var, &locals, g, r.term);
                     let sum = tx.b.use_var(p);
-                    let sum = tx.reduce_op(r.op, sum, t);
+                    let sum = match r.term {
+                        // `acc + x * y` contracts in the scalar tail, so the partial sums fuse too.
+                        Expr::Binary { op: BinOp::Mul, lhs, rhs } if r.op == BinOp::Add && tx.contracts_f32() => {
+                            let x = tx.vector(var, &locals, g, lhs);
+                            let y = tx.vector(var, &locals, g, rhs);
+                            tx.b.ins().fma(x, y, sum)
+                        }
+                        term => {
+                            let t = tx.vector(var, &locals, g, term);
+                            tx.reduce_op(r.op, sum, t)
+                        }
+                    };
                     tx.b.def_var(p, sum);
                 }
                 // A let visible after the loop holds the last iteration's value, as in scalar code.
@@ -324,8 +338,10 @@ impl Tx<'_, '_> {
                 Stmt::Loop { var: u, extent, body } => {
                     let zero = iconst(&mut self.b, types::I64, 0);
                     let extent = self.expr(extent);
+                    let outer = self.innermost.replace(*u);
                     let u = self.vars[u.0 as usize];
                     self.counted_loop(u, zero, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
+                    self.innermost = outer;
                 }
                 Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => unreachable!("not eligible"),
             }
@@ -345,9 +361,10 @@ impl Tx<'_, '_> {
             Expr::Var(u) if locals.contains_key(u) => self.b.use_var(locals[u][g]),
             Expr::Load { buf, index } => match stride(var, &|u| locals.contains_key(&u), index) {
                 Some(1) => {
+                    let flags = self.load_flags(*buf, index);
                     let index = self.expr(index);
                     let addr = self.address(*buf, index);
-                    self.b.ins().load(types::F32X4, mem_flags(), addr, 0)
+                    self.b.ins().load(types::F32X4, flags, addr, 0)
                 }
                 Some(0) => {
                     let s = self.expr(e);
@@ -373,6 +390,12 @@ impl Tx<'_, '_> {
                         self.b.ins().fdiv(one, x)
                     }
                 }
+            }
+            Expr::Binary { .. } if let Some((a, b, c)) = self.contracted(e) => {
+                let x = self.vector(var, locals, g, a);
+                let y = self.vector(var, locals, g, b);
+                let z = self.vector(var, locals, g, c);
+                self.b.ins().fma(x, y, z)
             }
             Expr::Binary { op, lhs, rhs } => {
                 let x = self.vector(var, locals, g, lhs);
@@ -456,7 +479,8 @@ impl Tx<'_, '_> {
 /// How many f32x4 groups of iterations a vector loop over `body` runs at once (unrolled and jammed).
 /// A body with nested loops accumulates in them (dot products): those are latency-bound, so groups
 /// provide independent chains, about eight vector accumulators in all (4 groups of one matmul row, 2
-/// groups of a 4-row tile), which with their operands fits sixteen vector registers. Other bodies
+/// groups of a 4-row tile), which with their operands fits sixteen vector registers (twelve spill:
+/// Cranelift's register allocator then moves accumulators through the stack every step). Other bodies
 /// take 2.
 pub(super) fn groups(body: &[Stmt]) -> usize {
     fn accumulators(body: &[Stmt], nested: bool) -> usize {

@@ -180,6 +180,26 @@ impl Expr {
         }
     }
 
+    /// Calls `f` on each direct subexpression, mutably (rewrites recurse through it).
+    pub fn for_each_child_mut(&mut self, mut f: impl FnMut(&mut Expr)) {
+        match self {
+            Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
+            Expr::Load { index: x, .. }
+            | Expr::SharedLoad { index: x, .. }
+            | Expr::Unary { arg: x, .. }
+            | Expr::Cast { arg: x, .. } => f(x),
+            Expr::Binary { lhs, rhs, .. } => {
+                f(lhs);
+                f(rhs);
+            }
+            Expr::Select { cond, a, b } => {
+                f(cond);
+                f(a);
+                f(b);
+            }
+        }
+    }
+
     /// Whether `self` reads variable `v`.
     pub fn mentions(&self, v: VarId) -> bool {
         let mut found = false;

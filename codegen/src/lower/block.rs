@@ -1,9 +1,11 @@
 //! The block schedule of row kernels for GPUs: one grid point (a workgroup) per row, its lanes sharing the
 //! row's loops. A serial row kernel (`kernels::row`) is rewritten statement by statement:
 //!
-//! - a top-level reduction loop (its body only folds terms into accumulators declared before it, by `+` or
-//!   `max`) runs strided over the lanes (lane `l` takes iterations `l, l + L, l + 2L, ...`), then the
-//!   lanes' partial results are combined by a tree in a shared array, and every lane reads the total;
+//! - a top-level reduction loop (it folds terms into accumulators declared before it, by `+` or `max`)
+//!   runs strided over the lanes (lane `l` takes iterations `l, l + L, l + 2L, ...`), then the lanes'
+//!   partial results are combined by a tree in a shared array, and every lane reads the total; when it
+//!   also stores (softmax keeps each `exp` in its output row), a later loop over the same row strided
+//!   the same way reads each element back in the lane that stored it;
 //! - a top-level loop that stores (the row's outputs) runs strided over the lanes: iterations write
 //!   distinct elements;
 //! - a top-level store (one value per row) is done by lane 0;
@@ -93,12 +95,11 @@ fn classify(body: &[Stmt]) -> Option<Vec<Role>> {
             Stmt::Assign { .. } | Stmt::Store { .. } => Role::Same,
             Stmt::Loop { body, .. } => {
                 let mut folds = Vec::new();
-                let mut stores = false;
-                if !scan(body, &defined_outside, &mut folds, &mut stores) {
+                if !scan(body, &defined_outside, &mut folds) {
                     return None;
                 }
-                match (folds.is_empty(), stores) {
-                    (false, false) => {
+                match folds.is_empty() {
+                    false => {
                         folds.sort_by_key(|(v, _)| *v);
                         folds.dedup();
                         // One op per accumulator.
@@ -107,8 +108,7 @@ fn classify(body: &[Stmt]) -> Option<Vec<Role>> {
                         }
                         Role::Reduce(folds)
                     }
-                    (true, _) => Role::Write,
-                    (false, true) => return None,
+                    true => Role::Write,
                 }
             }
             Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => return None,
@@ -119,8 +119,8 @@ fn classify(body: &[Stmt]) -> Option<Vec<Role>> {
 }
 
 /// Checks a loop body: assignments to variables from outside the loop must be folds `acc = acc op term`
-/// (collected in `folds`); notes whether it stores.
-fn scan(body: &[Stmt], outside: &[VarId], folds: &mut Vec<(VarId, BinOp)>, stores: &mut bool) -> bool {
+/// (collected in `folds`).
+fn scan(body: &[Stmt], outside: &[VarId], folds: &mut Vec<(VarId, BinOp)>) -> bool {
     body.iter().all(|s| match s {
         Stmt::Let { .. } => true,
         Stmt::Assign { var, value } if outside.contains(var) => match fold_op(*var, value) {
@@ -130,12 +130,8 @@ fn scan(body: &[Stmt], outside: &[VarId], folds: &mut Vec<(VarId, BinOp)>, store
             }
             None => false,
         },
-        Stmt::Assign { .. } => true,
-        Stmt::Store { .. } => {
-            *stores = true;
-            true
-        }
-        Stmt::Loop { body, .. } => scan(body, outside, folds, stores),
+        Stmt::Assign { .. } | Stmt::Store { .. } => true,
+        Stmt::Loop { body, .. } => scan(body, outside, folds),
         Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
     })
 }

@@ -39,6 +39,9 @@ pub(super) fn build(b: &mut Builder, plan: &KernelPlan, out: usize) -> Built<()>
     }
     b.k.body = b.take_body();
     super::tidy::inline_single_uses(&mut b.k.body);
+    if matches!(plan.kind, Kind::Row { .. }) {
+        super::reuse::keep_row_terms(&mut b.k);
+    }
     Ok(())
 }
 

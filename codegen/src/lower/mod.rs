@@ -11,7 +11,9 @@ mod build;
 mod cost;
 mod index;
 mod kernels;
+mod pack;
 mod partition;
+mod reuse;
 mod tidy;
 mod tile;
 mod vector;
@@ -95,7 +97,7 @@ pub(crate) struct Buffers {
 }
 
 impl Buffers {
-    fn add(&mut self, name: String, buffer: Buffer) -> usize {
+    pub(super) fn add(&mut self, name: String, buffer: Buffer) -> usize {
         self.list.push(buffer);
         self.names.push(name);
         self.list.len() - 1
@@ -141,17 +143,25 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
             nodes.push(plan.root);
         }
         let mut k = std::mem::replace(&mut b.k, crate::kir::Kernel::new(""));
+        let mut args = std::mem::take(&mut b.args);
+        drop(b);
         k.name = cost::name(i, g, plan.root, plan.copy, &plan.locals, &nodes);
         k.info = KernelInfo { nodes, bytes: Some(cost::bytes(&sized)), flops: None };
         k.info.flops = Some(cost::flops(&k));
         match plan.kind {
-            partition::Kind::Matmul if opts.lanes <= 1 => tile::tile_rows(&mut k),
+            partition::Kind::Matmul if opts.lanes <= 1 => {
+                tile::tile_rows(&mut k);
+                if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {
+                    launches.push(Launch { kernel: kernels.len(), args: pack_args });
+                    kernels.push(pack);
+                }
+            }
             partition::Kind::Matmul => block_matmul::tile_matmul(&mut k, opts.lanes),
             partition::Kind::Row { .. } if opts.lanes > 1 => block::cooperate(&mut k, opts.lanes),
             partition::Kind::Elementwise if opts.lanes > 1 => vector::vectorize(&mut k, VECTOR_WIDTH),
             _ => {}
         }
-        launches.push(Launch { kernel: i, args: b.args.clone() });
+        launches.push(Launch { kernel: kernels.len(), args });
         kernels.push(k);
     }
     let outputs = g

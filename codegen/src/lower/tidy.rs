@@ -38,21 +38,11 @@ fn count(e: &Expr, counts: &mut HashMap<VarId, usize>) {
 }
 
 pub(super) fn subst(e: &mut Expr, v: VarId, value: &Expr) {
-    match e {
-        Expr::Var(x) if *x == v => *e = value.clone(),
-        Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
-        Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => subst(index, v, value),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => subst(arg, v, value),
-        Expr::Binary { lhs, rhs, .. } => {
-            subst(lhs, v, value);
-            subst(rhs, v, value);
-        }
-        Expr::Select { cond, a, b } => {
-            subst(cond, v, value);
-            subst(a, v, value);
-            subst(b, v, value);
-        }
+    if *e == Expr::Var(v) {
+        *e = value.clone();
+        return;
     }
+    e.for_each_child_mut(|x| subst(x, v, value));
 }
 
 /// Where the single read of `v` after statement `i` can take the let's value: the statement index, if

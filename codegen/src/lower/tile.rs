@@ -303,7 +303,8 @@ fn has_store(body: &[Stmt]) -> bool {
     found
 }
 
-fn walk(body: &[Stmt], f: &mut impl FnMut(&Stmt)) {
+/// Calls `f` on every statement of `body`, nested ones after their loop.
+pub(super) fn walk(body: &[Stmt], f: &mut impl FnMut(&Stmt)) {
     for s in body {
         f(s);
         if let Stmt::Loop { body, .. } | Stmt::If { body, .. } = s {

@@ -170,8 +170,8 @@ pub fn elementwise(name: &str, ins: &[DType], out: DType, f: impl FnOnce(&[Expr]
 /// Runs `k` over its whole grid with `bufs` and `sizes`, once with SIMD and once without, in one call
 /// each; asserts both write the same bits and returns the buffers after the SIMD run.
 pub fn run(k: &Kernel, bufs: &[Data], sizes: &[i64]) -> Vec<Data> {
-    let simd = run_with(k, bufs, sizes, CompileOptions { simd: true, reassociate: false });
-    let scalar = run_with(k, bufs, sizes, CompileOptions { simd: false, reassociate: false });
+    let simd = run_with(k, bufs, sizes, CompileOptions::EXACT);
+    let scalar = run_with(k, bufs, sizes, CompileOptions::SCALAR);
     for (a, b) in simd.iter().zip(&scalar) {
         assert!(same_bits(a, b), "kernel {}: SIMD and scalar code differ:\n{a:?}\n{b:?}", k.name);
     }

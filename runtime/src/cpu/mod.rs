@@ -49,10 +49,11 @@ impl CpuBackend {
         CpuBackend { threads: threads.max(1), options: CompileOptions::default() }
     }
 
-    /// The same backend without reassociated reductions: every f32 result equals the kernel-IR
-    /// evaluator's bit for bit (up to the inline transcendentals' 1 ulp), for exact comparisons.
+    /// The same backend without reassociated reductions or fused multiply-adds: every f32 result equals
+    /// the kernel-IR evaluator's bit for bit (up to the inline transcendentals' 1 ulp), for exact
+    /// comparisons.
     pub fn exact(self) -> CpuBackend {
-        CpuBackend { options: CompileOptions { reassociate: false, ..self.options }, ..self }
+        CpuBackend { options: CompileOptions { reassociate: false, contract: false, ..self.options }, ..self }
     }
 
     /// JIT-compiles `kernel`.
