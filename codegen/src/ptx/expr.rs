@@ -45,7 +45,7 @@ impl Emit<'_> {
                     return Err(self.invalid(format!("{} of {t} and {u}", op.name())));
                 }
                 let x = self.expr(lhs)?;
-                let y = self.expr(rhs)?;
+                let y = self.operand(rhs)?;
                 if op.is_comparison() {
                     return self.compare(*op, t, &x, &y);
                 }
@@ -68,6 +68,24 @@ impl Emit<'_> {
                 Ok(self.cast(from, *dtype, &x))
             }
         }
+    }
+
+    /// The value of `e` as an instruction operand: an immediate for a number constant, else a register.
+    /// Only where PTX takes an immediate: the second operand of arithmetic, `setp` and `mov`.
+    pub fn operand(&mut self, e: &Expr) -> R {
+        match e {
+            Expr::Const { value, dtype } if dtype.is_int() => Ok(match dtype {
+                DType::I32 => (*value as i64 as i32).to_string(),
+                _ => (*value as i64).to_string(),
+            }),
+            Expr::Const { value, dtype } if dtype.is_float() => Ok(float_imm(*value, *dtype)),
+            _ => self.expr(e),
+        }
+    }
+
+    /// `x` in a register (`x` may be an immediate from [`Emit::operand`]).
+    pub fn in_reg(&mut self, t: DType, x: &str) -> String {
+        if x.starts_with('%') { x.to_string() } else { self.ins(class(t), &format!("mov.{}", mov_type(t)), &[x]) }
     }
 
     /// An index (any integer expression) as an s64 register.
@@ -183,7 +201,8 @@ impl Emit<'_> {
             BinOp::Div => self.op(t, "div.rn", &[x, y]),
             BinOp::Max | BinOp::Min => self.float_max_min(op == BinOp::Max, t, x, y),
             BinOp::Rem | BinOp::Pow => {
-                let (a, b) = (self.widen(t, x), self.widen(t, y));
+                let y = self.in_reg(t, y);
+                let (a, b) = (self.widen(t, x), self.widen(t, &y));
                 let r = if op == BinOp::Pow { self.pow64(&a, &b) } else { self.fmod64(&a, &b) };
                 self.narrow(t, &r)
             }
@@ -211,6 +230,7 @@ impl Emit<'_> {
         if matches!(rhs, Expr::Const { value, .. } if *value != 0.0 && *value != -1.0) {
             return self.op(t, name, &[x, y]);
         }
+        let y = &self.in_reg(t, y);
         let ty = op_type(t);
         let zero = self.a.reg(Class::Pred);
         self.a.ins(format!("setp.eq.{ty} {zero}, {y}, 0"));

@@ -43,6 +43,7 @@ impl Emit<'_> {
     /// Stores `value` (a register of the buffer's dtype) to element `index` of buffer `buf`.
     pub fn store_global(&mut self, buf: usize, index: &str, value: &str) {
         let dtype = self.k.buffers[buf].dtype;
+        let value = &self.in_reg(dtype, value);
         let base = self.bufs[buf].clone();
         let at = self.address(&base, index, dtype.size_bytes() as u32);
         let (ty, v) = match dtype {
@@ -79,6 +80,7 @@ impl Emit<'_> {
     /// Stores `value` (a register of the array's dtype) to element `index` of shared array `arr`.
     pub fn store_shared(&mut self, arr: usize, index: &str, value: &str) {
         let dtype = self.k.shared[arr].dtype;
+        let value = &self.in_reg(dtype, value);
         let at = self.shared_address(arr, index);
         let v = match dtype {
             DType::Bool => self.ins(Class::B16, "selp.u16", &["1", "0", value]),

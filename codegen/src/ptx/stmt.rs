@@ -16,6 +16,9 @@ impl Emit<'_> {
     /// `value` as dtype `to` (the dtype of the variable, buffer or array it goes to).
     fn value_as(&mut self, value: &Expr, to: DType) -> Result<String, PtxError> {
         let from = self.dtype(value);
+        if from == to && to != DType::Bool {
+            return self.operand(value);
+        }
         let v = self.expr(value)?;
         Ok(self.cast(from, to, &v))
     }
