@@ -197,7 +197,7 @@ pub(super) fn emit_entry(k: &Kernel, name: &str) -> Result<String, PtxError> {
             "\t.shared .align 8 .{} {sym}[{}];\t// {}: {}[{}]",
             shared_type(arr.dtype),
             arr.len,
-            arr.name,
+            arr.name.replace(['\n', '\r'], " "),
             arr.dtype,
             arr.len
         ));
@@ -224,28 +224,28 @@ pub(super) fn emit_entry(k: &Kernel, name: &str) -> Result<String, PtxError> {
     let nodes: Vec<String> = k.info.nodes.iter().map(|n| n.to_string()).collect();
     out.push_str(&format!(
         "// kernel `{}` (from {})\n",
-        k.name,
+        k.name.replace(['\n', '\r'], " "),
         if nodes.is_empty() { "-".into() } else { nodes.join(" ") }
     ));
     out.push_str(&format!(".visible .entry {name}(\n"));
-    let mut params: Vec<String> = k
+    // (declaration, comment) per parameter; names may hold anything, so comments are kept to one line.
+    let one_line = |s: String| s.replace(['\n', '\r'], " ");
+    let mut params: Vec<(String, String)> = k
         .buffers
         .iter()
         .enumerate()
-        .map(|(i, b)| format!("\t.param .u64 p_b{i}\t// {}: {} {:?}", b.name, b.dtype, b.access))
+        .map(|(i, b)| (format!("\t.param .u64 p_b{i}"), one_line(format!("{}: {} {:?}", b.name, b.dtype, b.access))))
         .collect();
-    params.extend(k.sizes.iter().enumerate().map(|(i, s)| format!("\t.param .s64 p_s{i}\t// size {s}")));
-    // The comma goes before each line's comment.
+    params.extend(
+        k.sizes.iter().enumerate().map(|(i, s)| (format!("\t.param .s64 p_s{i}"), one_line(format!("size {s}")))),
+    );
     let n = params.len();
-    for (i, p) in params.into_iter().enumerate() {
-        let (head, tail) = p.rsplit_once("\t//").expect("every parameter line has a comment");
-        out.push_str(head);
-        if i + 1 < n {
-            out.push(',');
-        }
-        out.push_str(&format!("\t//{tail}\n"));
+    for (i, (decl, comment)) in params.into_iter().enumerate() {
+        let comma = if i + 1 < n { "," } else { "" };
+        out.push_str(&format!("{decl}{comma}\t// {comment}\n"));
     }
-    out.push_str(&format!(")\n.maxntid {}, 1, 1\n{{\n", k.lane_count().max(if k.lanes.is_some() { 1 } else { BLOCK })));
+    let block = k.lanes.map_or(BLOCK, |l| l.count);
+    out.push_str(&format!(")\n.maxntid {block}, 1, 1\n{{\n"));
     out.push_str(&e.a.finish());
     out.push_str("}\n");
     Ok(out)
