@@ -135,3 +135,10 @@ fn malformed_kernels_are_errors_not_panics() {
     });
     assert!(matches!(emit_kernel(&k, Gpu::Sm90), Err(PtxError::Invalid { .. })));
 }
+
+#[test]
+fn a_missing_ptxas_says_how_to_install_it() {
+    let e = PtxError::PtxasMissing { searched: "PATH".into() };
+    let text = e.to_string();
+    assert!(text.contains("pip install --no-deps nvidia-cuda-nvcc==13.0.88") && text.contains("IRC_PTXAS"), "{text}");
+}
