@@ -42,7 +42,7 @@ fn fusion_patterns_in_every_float_dtype() {
         return;
     }
     let ks: Vec<_> = FLOATS.iter().flat_map(|&d| patterns(d)).flat_map(|g| kernels(&g)).collect();
-    assemble(&ks);
+    assemble(&ks, 0);
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn zoo_models_in_every_float_dtype() {
             ks.extend(kernels(&g));
         }
     }
-    assemble(&ks);
+    assemble(&ks, 0);
 }
 
 #[test]
@@ -72,5 +72,5 @@ fn random_graphs_in_both_schedules() {
             ks.extend(kernels(&g));
         }
     }
-    assemble(&ks);
+    assemble(&ks, 0);
 }

@@ -47,7 +47,7 @@ fn unary_binary_and_cast_ops_in_every_dtype() {
             ))));
         }
     }
-    assemble(&ks);
+    assemble(&ks, 3);
 }
 
 #[test]
@@ -55,5 +55,5 @@ fn the_all_ops_graph() {
     if !ptxas_or_skip("the_all_ops_graph") {
         return;
     }
-    assemble(&kernels(&all_ops_graph()));
+    assemble(&kernels(&all_ops_graph()), 3);
 }

@@ -49,12 +49,12 @@ fn distinct(kernels: &[Kernel]) -> Vec<Kernel> {
     seen.into_iter().enumerate().map(|(i, k)| Kernel { name: format!("k{i}"), ..k }).collect()
 }
 
-/// Emits `kernels` as one module per target and assembles both (in parallel) with ptxas at `-O0`;
-/// panics with the first error.
-pub fn assemble(kernels: &[Kernel]) {
+/// Emits `kernels` as one module per target and assembles both (in parallel) with ptxas at
+/// optimization level `opt` (0: the same checks, faster, for large sweeps); panics with the first error.
+pub fn assemble(kernels: &[Kernel], opt: u8) {
     let kernels = &distinct(kernels);
     std::thread::scope(|s| {
-        let runs: Vec<_> = Gpu::ALL.map(|gpu| s.spawn(move || assemble_for(kernels, gpu))).into();
+        let runs: Vec<_> = Gpu::ALL.map(|gpu| s.spawn(move || assemble_for(kernels, gpu, opt))).into();
         for r in runs {
             if let Err(e) = r.join() {
                 std::panic::resume_unwind(e);
@@ -63,16 +63,16 @@ pub fn assemble(kernels: &[Kernel]) {
     });
 }
 
-fn assemble_for(kernels: &[Kernel], gpu: Gpu) {
+fn assemble_for(kernels: &[Kernel], gpu: Gpu, opt: u8) {
     {
         let t = std::time::Instant::now();
         let ptx = emit_module(kernels, gpu).unwrap_or_else(|e| panic!("emitting PTX: {e}"));
         let emitted = t.elapsed();
-        if let Err(e) = check_with_ptxas_at(&ptx, gpu, 0) {
+        if let Err(e) = check_with_ptxas_at(&ptx, gpu, opt) {
             panic!("{e}\n{}", context(&ptx, &e));
         }
         eprintln!(
-            "{} kernels, {} PTX lines for {gpu}: emitted in {emitted:.2?}, ptxas {:.2?}",
+            "{} kernels, {} PTX lines for {gpu} (-O{opt}): emitted in {emitted:.2?}, ptxas {:.2?}",
             kernels.len(),
             ptx.lines().count(),
             t.elapsed() - emitted
