@@ -3,19 +3,12 @@
 //! (`IRC_BLESS=1` rewrites it) shows what the PTX looks like.
 
 use irc_codegen::kir::{Access, BufferArg, Expr, Kernel, Lanes, Stmt, VarId};
-use irc_codegen::ptx::{Gpu, LaunchShape, PtxError, check_with_ptxas, emit_kernel, find_ptxas, launch_shape};
+use irc_codegen::ptx::{Gpu, LaunchShape, PtxError, check_with_ptxas, emit_kernel, launch_shape, ptxas_or_skip};
 use irc_codegen::{LowerOptions, lower_with};
 use irc_ir::DType;
 
 fn have_ptxas(test: &str) -> bool {
-    match find_ptxas() {
-        Ok(_) => true,
-        Err(e) if std::env::var("IRC_REQUIRE_PTXAS").as_deref() == Ok("1") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e}");
-            false
-        }
-    }
+    ptxas_or_skip(test).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn softmax_gpu() -> Kernel {

@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::kir::Kernel;
 
 pub use entry::{BLOCK, LaunchShape, launch_shape};
-pub use ptxas::{PTXAS_PIP, check_with_ptxas, check_with_ptxas_at, find_ptxas};
+pub use ptxas::{PTXAS_PIP, check_with_ptxas, check_with_ptxas_at, find_ptxas, ptxas_or_skip};
 
 /// The PTX ISA version of every module; the CUDA 13.0 driver JIT-compiles up to 9.0.
 pub const PTX_VERSION: &str = "8.0";

@@ -1,6 +1,7 @@
 //! Assembling PTX with NVIDIA's `ptxas` to check it: found through `IRC_PTXAS`, the `nvidia-cuda-nvcc`
 //! pip wheel, or `PATH`. An error names the kernel (the `.entry` around the failing line) and the line.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -51,6 +52,20 @@ fn search() -> Result<PathBuf, PtxError> {
     }
     searched.push("PATH".into());
     Err(PtxError::PtxasMissing { searched: searched.join(", ") })
+}
+
+/// Whether ptxas is there, for checks that can do without it (tests): when it is missing, prints a
+/// notice that `what` is skipped (on stderr, past any output capture) and gives `Ok(false)`, unless
+/// `IRC_REQUIRE_PTXAS=1` (CI), where the missing ptxas is the error.
+pub fn ptxas_or_skip(what: &str) -> Result<bool, PtxError> {
+    match find_ptxas() {
+        Ok(_) => Ok(true),
+        Err(e) if std::env::var("IRC_REQUIRE_PTXAS").as_deref() == Ok("1") => Err(e),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "SKIPPED {what}: {e}");
+            Ok(false)
+        }
+    }
 }
 
 /// A path in the temp directory that no other check uses.

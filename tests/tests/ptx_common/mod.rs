@@ -5,20 +5,13 @@
 #![allow(dead_code)] // each test file uses part of this module
 
 use irc_codegen::kir::Kernel;
-use irc_codegen::ptx::{Gpu, PtxError, check_with_ptxas_at, emit_module, find_ptxas};
+use irc_codegen::ptx::{Gpu, PtxError, check_with_ptxas_at, emit_module};
 use irc_codegen::{LowerOptions, lower_with};
 use irc_ir::Graph;
 
 /// Whether ptxas can be run; `false` (after a notice) means the caller should return.
 pub fn ptxas_or_skip(test: &str) -> bool {
-    match find_ptxas() {
-        Ok(_) => true,
-        Err(e) if std::env::var("IRC_REQUIRE_PTXAS").as_deref() == Ok("1") => panic!("{e}"),
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e}");
-            false
-        }
-    }
+    irc_codegen::ptx::ptxas_or_skip(test).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Both schedules: the CPU one (one thread per grid point) and the GPU one (blocks of up to 256 lanes).
