@@ -178,6 +178,8 @@ pub struct CompileArgs {
 pub enum Target {
     /// Native code through Cranelift.
     Cpu,
+    /// PTX for NVIDIA GPUs (sm_90), from the GPU schedule (docs/PTX.md).
+    Ptx,
 }
 
 #[derive(Args, Debug)]

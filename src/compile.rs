@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use irc_codegen::kir::{Kernel, Program, print_expr, print_kernel, print_program};
-use irc_codegen::{LowerOptions, lower_with, plan_program};
+use irc_codegen::{LowerOptions, lower_with, plan_program, ptx};
 use irc_ir::Graph;
 use serde_json::json;
 
@@ -16,8 +16,8 @@ use crate::load::load_model;
 use crate::opt::maybe_optimize;
 
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
-    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..LowerOptions::default() })
-        .map_err(|e| CliError::Run(e.to_string()))
+    let schedule = if args.target == Target::Ptx { LowerOptions::gpu(256) } else { LowerOptions::default() };
+    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..schedule }).map_err(|e| CliError::Run(e.to_string()))
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {
@@ -124,6 +124,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CliError {
     move |source| CliError::Io { path, source }
 }
 
+/// How a runtime launches a PTX kernel (`irc_codegen::ptx::launch_shape` computes it for given sizes).
+fn ptx_launch(k: &Kernel) -> serde_json::Value {
+    let entry = ptx::entry_names(std::slice::from_ref(k)).remove(0);
+    let (block, ctas) = match k.lanes {
+        Some(l) => (l.count, "one per grid point"),
+        None => (ptx::BLOCK, "ceil(grid points / block)"),
+    };
+    json!({"entry": entry, "block": [block, 1, 1], "grid_x": ctas, "params": "one .u64 pointer per buffer, then one .s64 per size"})
+}
+
 /// Writes `NN_name.kir` and the target code for each kernel, and `manifest.json`.
 fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -137,6 +147,12 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
                 let compiled = irc_codegen::cranelift::compile_kernel(k).map_err(|e| CliError::Run(e.to_string()))?;
                 let path = dir.join(format!("{stem}.clif"));
                 std::fs::write(&path, compiled.clif_text()).map_err(io(&path))?;
+                path
+            }
+            Target::Ptx => {
+                let ptx = ptx::emit_kernel(k, ptx::Gpu::Sm90).map_err(|e| CliError::Run(e.to_string()))?;
+                let path = dir.join(format!("{stem}.ptx"));
+                std::fs::write(&path, ptx).map_err(io(&path))?;
                 path
             }
         };
@@ -156,6 +172,7 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
             "flops": show(&k.info.flops),
             "kernel_ir": kir_path.file_name().map(|f| f.to_string_lossy().to_string()),
             "target_code": code_path.file_name().map(|f| f.to_string_lossy().to_string()),
+            "launch": (target == Target::Ptx).then(|| ptx_launch(k)),
         }));
     }
     let buffers: Vec<_> = p

@@ -195,6 +195,22 @@ fn compile_shows_and_dumps_kernels() {
 }
 
 #[test]
+fn compile_dumps_ptx_with_its_launch_contract() {
+    let dir = temp("dump-ptx");
+    ok(&["compile", "zoo:gpt-block", "--target", "ptx", "--dump-kernels", s(&dir)]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["target"], "ptx");
+    let kernels = manifest["kernels"].as_array().unwrap();
+    assert!(kernels.iter().any(|k| k["launch"]["grid_x"] == "one per grid point"), "{manifest}");
+    for k in kernels {
+        let ptx = std::fs::read_to_string(dir.join(k["target_code"].as_str().unwrap())).unwrap();
+        let entry = k["launch"]["entry"].as_str().unwrap();
+        assert!(ptx.contains(".target sm_90") && ptx.contains(&format!(".visible .entry {entry}(")), "{ptx}");
+    }
+}
+
+#[test]
 fn bench_prints_a_row_per_workload() {
     let out = ok(&["bench", "cpu-small", "--runs", "1"]);
     assert!(out.contains("copy roofline"), "{out}");
