@@ -132,6 +132,8 @@ pub struct CompileArgs {
 pub enum Target {
     /// Native code through Cranelift.
     Cpu,
+    /// WGSL compute shaders (validated with naga), for the wgpu backend.
+    Wgsl,
 }
 
 #[derive(Args, Debug)]

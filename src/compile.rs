@@ -130,6 +130,13 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
                 std::fs::write(&path, compiled.clif_text()).map_err(io(&path))?;
                 path
             }
+            Target::Wgsl => {
+                let plan = irc_codegen::wgsl::BindingPlan::per_arg(k);
+                let shader = irc_codegen::wgsl::compile_wgsl(k, &plan).map_err(|e| CliError::Run(e.to_string()))?;
+                let path = dir.join(format!("{stem}.wgsl"));
+                std::fs::write(&path, shader.source).map_err(io(&path))?;
+                path
+            }
         };
         let show = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().map(|e| print_expr(k, e));
         let launches: Vec<Vec<usize>> = p.launches.iter().filter(|l| l.kernel == i).map(|l| l.args.clone()).collect();

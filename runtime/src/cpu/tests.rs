@@ -7,7 +7,7 @@ use irc_codegen::kir::{Access, BinOp, BufferArg, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
 use super::{CpuBackend, chunks, row_chunks};
-use crate::exec::{EvalBackend, Executable, HostBuffer, KernelBackend};
+use crate::exec::{EvalBackend, Executable, HostBackend, HostBuffer};
 use crate::{Rng, Tensor, init_params, random_inputs};
 
 fn buffer(k: &mut Kernel, name: &str, dtype: DType, access: Access) -> usize {
@@ -69,12 +69,12 @@ fn random_buffer(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> HostBuffer {
 }
 
 /// Launches `k` on copies of `bufs` with `backend`; returns the buffers after.
-fn launch<B: KernelBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
+fn launch<B: HostBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
     let compiled = backend.compile(k).unwrap();
     let mut bufs = bufs.to_vec();
     let views: Vec<_> = bufs.iter_mut().map(HostBuffer::view).collect();
     // SAFETY: each view is a distinct live buffer sized for the kernel at these sizes.
-    unsafe { backend.launch(&compiled, k, &views, sizes) }.unwrap();
+    unsafe { backend.launch_views(&compiled, k, &views, sizes) }.unwrap();
     bufs
 }
 

@@ -11,10 +11,13 @@
 #![allow(dead_code)] // each test file uses part of this module
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use irc_codegen::LowerOptions;
 use irc_ir::{DType, Graph, Node, Op, TensorType};
-use irc_runtime::{EvalBackend, Executable, KernelBackend, RunError, Tensor, init_params, interpret, random_inputs};
+use irc_runtime::{
+    EvalBackend, Executable, KernelBackend, RunError, Tensor, WgpuBackend, init_params, interpret, random_inputs,
+};
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
 
 pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
@@ -94,14 +97,14 @@ pub fn compare_on<B: KernelBackend>(
 }
 
 /// Random data for `g` under `sizes`, compared on `backend` with fusion on and off.
-pub fn compare_with<B: KernelBackend + Copy>(
+pub fn compare_with<B: KernelBackend + Clone>(
     backend: B,
     g: &Graph,
     sizes: &HashMap<String, usize>,
     seed: u64,
 ) -> Result<(), String> {
     let (inputs, params) = data(g, sizes, seed);
-    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: true })?;
+    compare_on(backend.clone(), g, &inputs, &params, &LowerOptions { fuse: true })?;
     compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false }).map_err(|e| format!("unfused: {e}"))
 }
 
@@ -112,7 +115,7 @@ pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(
 
 /// Panics with the graph and the kernels when [`compare_with`] fails.
 #[track_caller]
-pub fn check_on<B: KernelBackend + Copy>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
+pub fn check_on<B: KernelBackend + Clone>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
     if let Err(e) = compare_with(backend, g, sizes, seed) {
         let kernels =
             irc_codegen::lower(g).map(|p| irc_codegen::kir::print_program(&p)).unwrap_or_else(|e| e.to_string());
@@ -124,6 +127,21 @@ pub fn check_on<B: KernelBackend + Copy>(backend: B, g: &Graph, sizes: &HashMap<
 #[track_caller]
 pub fn check(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
     check_on(EvalBackend, g, sizes, seed);
+}
+
+/// The shared wgpu backend of a test binary (opening a device costs tens of milliseconds), or `None`
+/// with a notice when no adapter exists, unless `IRC_REQUIRE_WGPU` is set: then a missing adapter
+/// fails the test.
+pub fn wgpu() -> Option<WgpuBackend> {
+    static BACKEND: OnceLock<Result<WgpuBackend, String>> = OnceLock::new();
+    match BACKEND.get_or_init(|| WgpuBackend::new().map_err(|e| e.to_string())) {
+        Ok(b) => Some(b.clone()),
+        Err(e) if std::env::var_os("IRC_REQUIRE_WGPU").is_some() => panic!("IRC_REQUIRE_WGPU is set: {e}"),
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
 }
 
 /// `n` random graphs of `cfg` from fixed seeds, floats widened to f64, each with symbol bindings of at
