@@ -24,6 +24,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Train a language model on a byte-level corpus (the bundled one by default).
     Train(TrainArgs),
+    /// Search per-layer architecture variants of a zoo language model: train each candidate briefly,
+    /// keep the Pareto front of validation loss and step time.
+    Search(SearchArgs),
     /// The model zoo.
     #[command(subcommand)]
     Zoo(ZooCommand),
@@ -81,6 +84,44 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
     /// Folder for the loss log (loss.csv) and chart (loss.svg).
     #[arg(long, default_value = "irc-train")]
+    pub out: PathBuf,
+}
+
+/// `irc search`: the model must be a zoo language model with per-layer `attn`, `ssmax`, `act` and `mlp`
+/// settings (`lm`, `primer`, `monarch-lm`, `linear-lm`, `gla-lm`); its settings are the starting point.
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Candidates to train and measure, the starting model included.
+    #[arg(long, default_value_t = 12)]
+    pub budget: usize,
+    /// Candidates kept alive by the evolution.
+    #[arg(long, default_value_t = 4)]
+    pub population: usize,
+    /// Candidates sampled to pick each parent (the one with the lowest validation loss wins).
+    #[arg(long, default_value_t = 2)]
+    pub tournament: usize,
+    /// Training steps per candidate.
+    #[arg(long, default_value_t = 60)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 32)]
+    pub seq: usize,
+    /// Peak learning rate (AdamW, warmup over a tenth of the steps, cosine decay).
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Batches in the validation measurement.
+    #[arg(long, default_value_t = 4)]
+    pub eval_batches: usize,
+    /// Seed of the search, the weights and the batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// Folder for results.csv, front.svg and each candidate's training graph (candidates/N.irc).
+    #[arg(long, default_value = "irc-search")]
     pub out: PathBuf,
 }
 

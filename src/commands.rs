@@ -16,6 +16,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Compile(args) => crate::compile::compile(&args),
         Command::Run(args) => run(&args),
         Command::Train(args) => crate::train::train(&args),
+        Command::Search(args) => crate::search::search(&args),
         Command::Bench(args) => crate::bench::bench(&args),
         Command::Zoo(ZooCommand::List) => {
             for m in irc_frontends::zoo::zoo_models() {

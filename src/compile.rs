@@ -15,7 +15,8 @@ use crate::error::{CliError, Result};
 use crate::load::load_model;
 
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
-    lower_with(g, &LowerOptions { fuse: !args.no_fuse }).map_err(|e| CliError::Run(e.to_string()))
+    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..LowerOptions::default() })
+        .map_err(|e| CliError::Run(e.to_string()))
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {

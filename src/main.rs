@@ -7,6 +7,7 @@ mod compile;
 mod error;
 mod load;
 mod report;
+mod search;
 mod train;
 
 use std::process::ExitCode;

@@ -105,70 +105,13 @@ fn loss_svg(train: &[(u64, f64)], val: &[(u64, f64)], baseline: Option<(&str, f6
     let (x_axis, y_axis) = (Axis::new(min_max(steps), true), Axis::new(min_max(losses), false));
     let px = |s: f64| LEFT + (s - x_axis.lo) / (x_axis.hi - x_axis.lo) * PLOT_W;
     let py = |v: f64| TOP + PLOT_H - (v - y_axis.lo) / (y_axis.hi - y_axis.lo) * PLOT_H;
-
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Training loss</text>"#,
-        W / 2.0
-    );
-    let _ = writeln!(
-        svg,
-        r##"<text x="{}" y="42" text-anchor="middle" fill="#555555">{}</text>"##,
-        W / 2.0,
-        escape(&subtitle(train, val, train_ok, val_ok))
-    );
-
-    // Grid, ticks and tick labels.
-    let _ = writeln!(svg, r##"<g stroke="#e4e4e4" stroke-width="1">"##);
-    for &t in &x_axis.ticks {
-        let _ = writeln!(svg, r#"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}"/>"#, px(t), TOP + PLOT_H);
-    }
-    for &t in &y_axis.ticks {
-        let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}"/>"#, py(t), LEFT + PLOT_W);
-    }
-    let _ = writeln!(svg, "</g>");
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" stroke="#333333"/>"##
-    );
-    let _ = writeln!(svg, r##"<g stroke="#333333">"##);
-    for &t in &x_axis.ticks {
-        let (x, y) = (px(t), TOP + PLOT_H);
-        let _ = writeln!(svg, r#"<line x1="{x:.1}" y1="{y}" x2="{x:.1}" y2="{}"/>"#, y + 5.0);
-    }
-    for &t in &y_axis.ticks {
-        let _ = writeln!(svg, r#"<line x1="{}" y1="{1:.1}" x2="{LEFT}" y2="{1:.1}"/>"#, LEFT - 5.0, py(t));
-    }
-    let _ = writeln!(svg, "</g>");
-    for &t in &x_axis.ticks {
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            px(t),
-            TOP + PLOT_H + 19.0,
-            x_axis.label(t)
-        );
-    }
-    for &t in &y_axis.ticks {
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 8.0,
-            py(t) + 4.0,
-            y_axis.label(t)
-        );
-    }
-    let _ = writeln!(svg, r#"<text x="{}" y="{}" text-anchor="middle">step</text>"#, LEFT + PLOT_W / 2.0, H - 14.0);
-    let (lx, ly) = (20.0, TOP + PLOT_H / 2.0);
-    let _ = writeln!(
-        svg,
-        r#"<text x="{lx}" y="{ly}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">loss (nats per byte)</text>"#
+    let mut svg = frame(
+        "Training loss",
+        &subtitle(train, val, train_ok, val_ok),
+        &x_axis,
+        &y_axis,
+        "step",
+        "loss (nats per byte)",
     );
 
     if train_ok + val_ok == 0 {
@@ -244,6 +187,132 @@ fn loss_svg(train: &[(u64, f64)], val: &[(u64, f64)], baseline: Option<(&str, f6
         );
     }
     svg += "</svg>\n";
+    svg
+}
+
+/// One candidate of an architecture search, for [`write_front_svg`].
+pub struct FrontPoint {
+    pub label: String,
+    pub step_ms: f64,
+    pub loss: f64,
+    pub on_front: bool,
+}
+
+/// Writes validation loss against milliseconds per step for every candidate, labelled, with the Pareto
+/// front joined and highlighted. Candidates with a non-finite loss or time are left out and counted.
+pub fn write_front_svg(path: &Path, points: &[FrontPoint]) -> Result<()> {
+    write(path, &front_svg(points))
+}
+
+fn front_svg(points: &[FrontPoint]) -> String {
+    let shown: Vec<&FrontPoint> = points.iter().filter(|p| plottable(p.loss) && plottable(p.step_ms)).collect();
+    let x_axis = Axis::new(min_max(shown.iter().map(|p| p.step_ms)), false);
+    let y_axis = Axis::new(min_max(shown.iter().map(|p| p.loss)), false);
+    let px = |s: f64| LEFT + (s - x_axis.lo) / (x_axis.hi - x_axis.lo) * PLOT_W;
+    let py = |v: f64| TOP + PLOT_H - (v - y_axis.lo) / (y_axis.hi - y_axis.lo) * PLOT_H;
+    let hidden = points.len() - shown.len();
+    let mut subtitle =
+        format!("{} candidates, {} on the Pareto front", points.len(), shown.iter().filter(|p| p.on_front).count());
+    if hidden > 0 {
+        let _ = write!(subtitle, ", {hidden} diverged (not shown)");
+    }
+    let mut svg = frame(
+        "Architecture search: validation loss vs step time",
+        &subtitle,
+        &x_axis,
+        &y_axis,
+        "ms per training step",
+        "validation loss (nats per byte)",
+    );
+    let mut front: Vec<(f64, f64)> = shown.iter().filter(|p| p.on_front).map(|p| (px(p.step_ms), py(p.loss))).collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    svg += &curve(&front.iter().map(|&p| Some(p)).collect::<Vec<_>>(), VAL, 1.5, false);
+    for p in &shown {
+        let (x, y, colour) = (px(p.step_ms), py(p.loss), if p.on_front { VAL } else { TRAIN });
+        let _ = writeln!(svg, r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{colour}"/>"#);
+        let _ =
+            writeln!(svg, r#"<text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#, x + 6.0, y - 6.0, escape(&p.label));
+    }
+    svg += "</svg>\n";
+    svg
+}
+
+/// The chart's frame: header, title and subtitle, grid, ticks and tick labels, axis labels. The caller
+/// draws inside it and closes the `<svg>`.
+fn frame(title: &str, subtitle: &str, x_axis: &Axis, y_axis: &Axis, x_label: &str, y_label: &str) -> String {
+    let px = |s: f64| LEFT + (s - x_axis.lo) / (x_axis.hi - x_axis.lo) * PLOT_W;
+    let py = |v: f64| TOP + PLOT_H - (v - y_axis.lo) / (y_axis.hi - y_axis.lo) * PLOT_H;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="24" text-anchor="middle" font-size="16" font-weight="bold">{}</text>"#,
+        W / 2.0,
+        escape(title)
+    );
+    let _ = writeln!(
+        svg,
+        r##"<text x="{}" y="42" text-anchor="middle" fill="#555555">{}</text>"##,
+        W / 2.0,
+        escape(subtitle)
+    );
+    // Grid, ticks and tick labels.
+    let _ = writeln!(svg, r##"<g stroke="#e4e4e4" stroke-width="1">"##);
+    for &t in &x_axis.ticks {
+        let _ = writeln!(svg, r#"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}"/>"#, px(t), TOP + PLOT_H);
+    }
+    for &t in &y_axis.ticks {
+        let _ = writeln!(svg, r#"<line x1="{LEFT}" y1="{0:.1}" x2="{1}" y2="{0:.1}"/>"#, py(t), LEFT + PLOT_W);
+    }
+    let _ = writeln!(svg, "</g>");
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="none" stroke="#333333"/>"##
+    );
+    let _ = writeln!(svg, r##"<g stroke="#333333">"##);
+    for &t in &x_axis.ticks {
+        let (x, y) = (px(t), TOP + PLOT_H);
+        let _ = writeln!(svg, r#"<line x1="{x:.1}" y1="{y}" x2="{x:.1}" y2="{}"/>"#, y + 5.0);
+    }
+    for &t in &y_axis.ticks {
+        let _ = writeln!(svg, r#"<line x1="{}" y1="{1:.1}" x2="{LEFT}" y2="{1:.1}"/>"#, LEFT - 5.0, py(t));
+    }
+    let _ = writeln!(svg, "</g>");
+    for &t in &x_axis.ticks {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            px(t),
+            TOP + PLOT_H + 19.0,
+            x_axis.label(t)
+        );
+    }
+    for &t in &y_axis.ticks {
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 8.0,
+            py(t) + 4.0,
+            y_axis.label(t)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+        LEFT + PLOT_W / 2.0,
+        H - 14.0,
+        escape(x_label)
+    );
+    let (lx, ly) = (20.0, TOP + PLOT_H / 2.0);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{lx}" y="{ly}" text-anchor="middle" transform="rotate(-90 {lx} {ly})">{}</text>"#,
+        escape(y_label)
+    );
     svg
 }
 

@@ -56,11 +56,11 @@ fn load_trainable(args: &TrainArgs) -> Result<Graph> {
     Ok(g)
 }
 
-fn feed((tokens, targets): (Tensor, Tensor)) -> HashMap<String, Tensor> {
+pub(crate) fn feed((tokens, targets): (Tensor, Tensor)) -> HashMap<String, Tensor> {
     HashMap::from([("tokens".to_string(), tokens), ("targets".to_string(), targets)])
 }
 
-fn mean_loss(tr: &Trainer, batches: &[(Tensor, Tensor)]) -> Result<f64> {
+pub(crate) fn mean_loss(tr: &Trainer, batches: &[(Tensor, Tensor)]) -> Result<f64> {
     let mut sum = 0.0;
     for b in batches {
         sum += tr.eval(&feed(b.clone())).map_err(run_err)?;

@@ -69,7 +69,7 @@ fn matmul(n: usize) -> Result<Workload, DslError> {
 fn gpt_block(d: usize, t: usize, batch: usize, heads: usize) -> Result<Workload, DslError> {
     let b = ModelBuilder::new("gpt_block");
     let x = b.input("x", DType::F32, [batch, t, d]);
-    let cfg = BlockConfig { heads, mlp_ratio: 4, act: Activation::Gelu, eps: 1e-5 };
+    let cfg = BlockConfig { heads, mlp_ratio: 4, act: Activation::Gelu, eps: 1e-5, ..BlockConfig::default() };
     let y = nn::block("block", &x, &cfg);
     let graph = b.finish(&[("y", &y)])?;
     let (d, t, bt) = (d as u64, t as u64, (batch * t) as u64);

@@ -194,7 +194,7 @@ fn depthwise_causal_conv_matches_loop() {
 
 #[test]
 fn block_is_the_pre_norm_composition() {
-    let cfg = BlockConfig { heads: 2, mlp_ratio: 2, act: Activation::GeluErf, eps: 1e-5 };
+    let cfg = BlockConfig { heads: 2, mlp_ratio: 2, act: Activation::GeluErf, ..BlockConfig::default() };
     let g = unary_graph(&["B", "T", "8"], |x| nn::block("blk", x, &cfg));
     let p = random_params(&g, 8);
     let mut rng = Rng::new(16);

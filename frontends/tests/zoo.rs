@@ -41,6 +41,12 @@ fn every_model_builds_verifies_and_runs() {
         ("gpt-block", vec![2, 5, 64]),
         ("gpt-tiny", vec![2, 5, 256]),
         ("conv-block", vec![2, 5, 64]),
+        ("lm", vec![2, 5, 256]),
+        ("primer", vec![2, 5, 256]),
+        ("monarch-lm", vec![2, 5, 256]),
+        ("linear-lm", vec![2, 5, 256]),
+        ("gla-lm", vec![2, 5, 256]),
+        ("monarch-ffn", vec![2, 5, 64]),
     ];
     assert_eq!(zoo::zoo_names().len(), expected.len());
     for ((name, description), (want_name, shape)) in zoo::zoo_names().into_iter().zip(expected) {
@@ -109,7 +115,11 @@ fn configs_change_sizes() {
 fn config_errors_are_typed_and_helpful() {
     let err = zoo::build("gpt-huge", &[]).unwrap_err();
     assert!(matches!(err, ZooError::UnknownModel { .. }));
-    assert_eq!(err.to_string(), "unknown model `gpt-huge`; known models: mlp, gpt-block, gpt-tiny, conv-block");
+    assert_eq!(
+        err.to_string(),
+        "unknown model `gpt-huge`; known models: mlp, gpt-block, gpt-tiny, conv-block, lm, primer, monarch-lm, \
+         linear-lm, gla-lm, monarch-ffn"
+    );
 
     let err = zoo::build("gpt-block", &cfg(&[("width", "3")])).unwrap_err();
     assert_eq!(

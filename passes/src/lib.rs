@@ -4,6 +4,7 @@ pub mod autodiff;
 mod dce;
 mod emit;
 pub mod optim;
+pub mod search;
 
 pub use autodiff::{AutodiffError, differentiate, grad_output_name};
 pub use dce::eliminate_dead_code;

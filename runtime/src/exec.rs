@@ -91,6 +91,11 @@ pub trait KernelBackend {
     /// One allocation of backend memory.
     type Buffer;
     fn compile(&self, kernel: &Kernel) -> Result<Self::Compiled, RunError>;
+    /// How [`Executable::compile`] lowers graphs for this backend (the serial CPU schedule unless the
+    /// backend runs blocks of lanes).
+    fn lower_options(&self) -> LowerOptions {
+        LowerOptions::default()
+    }
     /// Bytes an element of `dtype` occupies in backend memory (the arena is laid out with it).
     fn elem_bytes(&self, dtype: DType) -> usize {
         dtype.size_bytes()
@@ -355,9 +360,10 @@ pub struct Executable<B: KernelBackend> {
 }
 
 impl<B: KernelBackend> Executable<B> {
-    /// Lowers `g` (with fusion) and compiles each of its kernels once.
+    /// Lowers `g` (with fusion, in the backend's schedule) and compiles each of its kernels once.
     pub fn compile(g: &Graph, backend: B) -> Result<Executable<B>, RunError> {
-        Executable::compile_with(g, backend, &LowerOptions::default())
+        let opts = backend.lower_options();
+        Executable::compile_with(g, backend, &opts)
     }
 
     /// [`Executable::compile`] with lowering options.

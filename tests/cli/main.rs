@@ -201,3 +201,43 @@ fn bench_prints_a_row_per_workload() {
     }
     assert!(fails(&["bench", "gpu-huge"]).contains("unknown suite"));
 }
+
+#[test]
+fn search_writes_the_front_and_candidates_that_retrain() {
+    let cfg = ["-c", "d=16", "-c", "layers=2", "-c", "heads=2", "-c", "vocab=256"];
+    let run = |out: &PathBuf| {
+        let args = ["search", "zoo:lm", "--budget", "4", "--steps", "3", "--batch", "2", "--seq", "8", "--out", s(out)];
+        ok(&[&args[..], &cfg[..]].concat())
+    };
+    let (a, b) = (temp("search-a"), temp("search-b"));
+    let text = run(&a);
+    assert!(text.contains("Pareto front") && text.contains("start"), "{text}");
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(std::fs::read_to_string(a.join("front.svg")).unwrap().starts_with("<svg"));
+    // The same seed proposes the same candidates and trains them to the same losses (times, and so the
+    // front, are measurements).
+    run(&b);
+    let columns = |dir: &PathBuf| -> Vec<String> {
+        let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+        let row = |l: &str| -> String {
+            let cells: Vec<&str> =
+                l.split(',').enumerate().filter(|(i, _)| *i != 5 && *i != 6).map(|(_, c)| c).collect();
+            cells.join(",")
+        };
+        csv.lines().map(row).collect()
+    };
+    assert_eq!(columns(&a), columns(&b));
+    // A candidate's exported training graph trains with `irc train`.
+    let cand = a.join("candidates").join("3.irc");
+    let out = ok(&["train", s(&cand), "--steps", "2", "--batch", "2", "--seq", "8", "--out", s(&temp("search-train"))]);
+    assert!(out.contains("final train loss"), "{out}");
+}
+
+#[test]
+fn search_rejects_models_without_per_layer_choices() {
+    assert!(fails(&["search", "zoo:mlp"]).contains("no per-layer"));
+    assert!(fails(&["search", "model.irc"]).contains("zoo language model"));
+    assert!(fails(&["search", "zoo:lm", "--budget", "0"]).contains("at least 1"));
+    assert!(fails(&["search", "zoo:lm", "-c", "attn=softmax,linear,gla"]).contains("3 values for 2 layers"));
+}

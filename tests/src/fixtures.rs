@@ -18,6 +18,23 @@ pub fn small_zoo_config(name: &str, dtype: &str) -> Vec<(String, String)> {
         "gpt-block" => &[("d", "8"), ("heads", "2"), ("mlp_ratio", "2")],
         "gpt-tiny" => &[("d", "8"), ("heads", "2"), ("vocab", "11"), ("max_seq", "8"), ("loss", "true")],
         "conv-block" => &[("d", "6"), ("kernel", "3")],
+        // Every mixer, Scalable-Softmax and both MLP structures, one layer each.
+        "lm" => &[
+            ("d", "8"),
+            ("heads", "2"),
+            ("vocab", "11"),
+            ("max_seq", "8"),
+            ("loss", "true"),
+            ("layers", "4"),
+            ("attn", "softmax,dconv,linear,gla"),
+            ("ssmax", "1,1,0,0"),
+            ("act", "gelu,relu2,silu,gelu"),
+            ("mlp", "monarch,dense,dense,monarch"),
+        ],
+        "primer" | "monarch-lm" | "linear-lm" | "gla-lm" => {
+            &[("d", "8"), ("heads", "2"), ("vocab", "11"), ("max_seq", "8"), ("loss", "true"), ("layers", "1")]
+        }
+        "monarch-ffn" => &[("d", "8"), ("mlp_ratio", "2")],
         _ => &[],
     };
     pairs.iter().chain(&[("dtype", dtype)]).map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -119,7 +119,7 @@ fn attention_and_the_gpt_block() {
 #[test]
 fn without_fusion_every_realized_node_is_a_kernel() {
     let g = build(|b| nn::softmax(&x(b), -1));
-    let p = lower_with(&g, &LowerOptions { fuse: false }).unwrap();
+    let p = lower_with(&g, &LowerOptions { fuse: false, ..LowerOptions::default() }).unwrap();
     let names: Vec<&str> = p.kernels.iter().map(|k| k.name.as_str()).collect();
     assert_eq!(names, ["k0_reduce_max", "k1_sub_exp", "k2_reduce_sum", "k3_div"]);
 }

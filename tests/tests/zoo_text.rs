@@ -9,6 +9,17 @@ fn configs(name: &str) -> Vec<Vec<(String, String)>> {
     if name == "gpt-tiny" {
         out.push(kv(&[("loss", "true"), ("layers", "1")]));
     }
+    // The per-layer family: every mixer, Scalable-Softmax and MLP structure in one model.
+    if irc_frontends::zoo::model_info(name).is_some_and(|m| m.keys.iter().any(|k| k.name == "attn")) {
+        out.push(kv(&[
+            ("loss", "true"),
+            ("layers", "4"),
+            ("attn", "softmax,dconv,linear,gla"),
+            ("ssmax", "1,1,0,0"),
+            ("mlp", "monarch,dense,monarch,dense"),
+            ("act", "relu2"),
+        ]));
+    }
     out
 }
 

@@ -11,6 +11,11 @@ use crate::kir::{Access, BinOp, Expr, Kernel, Stmt, VarId};
 
 pub(super) fn check_kernel(k: &Kernel) -> Result<(), CodegenError> {
     let mut c = Checker { k, defined: HashSet::new(), index_vars: HashSet::new() };
+    if k.lanes.is_some() || !k.shared.is_empty() {
+        return Err(c.unsupported(
+            "block lanes and shared arrays (GPU schedules); the CPU backend runs kernels lowered with lanes = 1".into(),
+        ));
+    }
     for (var, extent) in &k.grid {
         c.var_dtype(*var)?;
         if !size_only(extent) {
@@ -26,7 +31,7 @@ pub(super) fn check_kernel(k: &Kernel) -> Result<(), CodegenError> {
 pub(super) fn size_only(e: &Expr) -> bool {
     match e {
         Expr::Const { .. } | Expr::Size(_) => true,
-        Expr::Var(_) | Expr::Load { .. } => false,
+        Expr::Var(_) | Expr::Load { .. } | Expr::SharedLoad { .. } => false,
         Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => size_only(arg),
         Expr::Binary { lhs, rhs, .. } => size_only(lhs) && size_only(rhs),
         Expr::Select { cond, a, b } => size_only(cond) && size_only(a) && size_only(b),
@@ -113,6 +118,15 @@ impl Checker<'_> {
                     // Variables defined inside the loop are not visible after it.
                     (self.defined, self.index_vars) = (defined, index_vars);
                 }
+                Stmt::If { cond, body } => {
+                    self.expect(cond, DType::Bool, "condition")?;
+                    let (defined, index_vars) = (self.defined.clone(), self.index_vars.clone());
+                    self.stmts(body)?;
+                    (self.defined, self.index_vars) = (defined, index_vars);
+                }
+                Stmt::SharedStore { .. } | Stmt::Barrier => {
+                    return Err(self.unsupported("shared arrays and barriers (GPU schedules)".into()));
+                }
                 Stmt::Store { buf, index, value } => {
                     let b = self.buffer(*buf)?;
                     if b.access != Access::Write {
@@ -184,6 +198,7 @@ impl Checker<'_> {
                 self.dtype(arg)?;
                 *dtype
             }
+            Expr::SharedLoad { .. } => return Err(self.unsupported("shared arrays (GPU schedules)".into())),
         })
     }
 }

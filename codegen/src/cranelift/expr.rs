@@ -94,6 +94,7 @@ impl Tx<'_, '_> {
                 let index = self.expr(index);
                 self.load(*buf, index)
             }
+            Expr::SharedLoad { .. } => unreachable!("rejected by check_kernel"),
             Expr::Unary { op, arg } => {
                 let dtype = self.k.dtype_of(arg);
                 let x = self.expr(arg);

@@ -280,6 +280,18 @@ impl Tx<'_, '_> {
                     let extent = self.expr(extent);
                     self.range_loop(*var, zero, extent, body);
                 }
+                Stmt::If { cond, body } => {
+                    let c = self.expr(cond);
+                    let (then, merge) = (self.b.create_block(), self.b.create_block());
+                    self.b.ins().brif(c, then, &[], merge, &[]);
+                    self.b.seal_block(then);
+                    self.b.switch_to_block(then);
+                    self.stmts(body);
+                    self.b.ins().jump(merge, &[]);
+                    self.b.seal_block(merge);
+                    self.b.switch_to_block(merge);
+                }
+                Stmt::SharedStore { .. } | Stmt::Barrier => unreachable!("rejected by check_kernel"),
             }
         }
     }

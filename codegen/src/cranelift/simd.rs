@@ -31,7 +31,7 @@ use irc_ir::{DType, UnaryOp};
 use super::expr::{Tx, float_cc, iconst, mem_flags};
 use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, stride};
 
 const LANES: u8 = 4;
 
@@ -112,6 +112,7 @@ impl<'k> Scan<'k> {
                 self.k.buffers[*buf].dtype == DType::F32 && self.stride(index) == Some(1) && self.value(value)
             }
             Stmt::Loop { extent, body, .. } => self.stride(extent) == Some(0) && self.stmts(body),
+            Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
         })
     }
 
@@ -129,6 +130,7 @@ impl<'k> Scan<'k> {
                 self.loads.push((*buf, index));
                 !mentions(index, &self.locals)
             }
+            Expr::SharedLoad { .. } => false,
             Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => self.value(arg),
             Expr::Binary { lhs, rhs, .. } => self.value(lhs) && self.value(rhs),
             Expr::Select { cond, a, b } => {
@@ -153,6 +155,9 @@ impl<'k> Scan<'k> {
             }
             Expr::Load { buf, index } => {
                 self.loads.push((*buf, index));
+                self.lanewise(index);
+            }
+            Expr::SharedLoad { index, .. } => {
                 self.lanewise(index);
             }
             Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => {
@@ -184,32 +189,7 @@ fn native(k: &Kernel, e: &Expr) -> bool {
         Expr::Binary { op, lhs, .. } => !op.is_comparison() && k.dtype_of(lhs) == DType::F32,
         Expr::Select { a, .. } => k.dtype_of(a) == DType::F32,
         Expr::Cast { dtype, arg } => *dtype == DType::F32 && k.dtype_of(arg) == DType::F32,
-        Expr::Size(_) => false,
-    }
-}
-
-/// The coefficient of `var` in the i64 expression `e` when `e` is `var * c + (the same in all lanes)`;
-/// `None` when it is not of that form. Variables local to the loop body are not the same in all lanes.
-fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<i64> {
-    let s = |e: &Expr| stride(var, is_local, e);
-    let invariant = |parts: &[&Expr]| parts.iter().all(|p| s(p) == Some(0)).then_some(0);
-    match e {
-        Expr::Var(u) if *u == var => Some(1),
-        Expr::Var(u) if is_local(*u) => None,
-        Expr::Var(_) | Expr::Const { .. } | Expr::Size(_) => Some(0),
-        Expr::Load { index, .. } => invariant(&[index]),
-        Expr::Binary { op: BinOp::Add, lhs, rhs } => s(lhs)?.checked_add(s(rhs)?),
-        Expr::Binary { op: BinOp::Sub, lhs, rhs } => s(lhs)?.checked_sub(s(rhs)?),
-        Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (s(lhs)?, s(rhs)?, constant(lhs), constant(rhs)) {
-            (0, 0, _, _) => Some(0),
-            (a, 0, _, Some(c)) => a.checked_mul(c),
-            (0, b, Some(c), _) => b.checked_mul(c),
-            _ => None,
-        },
-        Expr::Binary { lhs, rhs, .. } => invariant(&[lhs, rhs]),
-        Expr::Unary { op: UnaryOp::Neg, arg } => s(arg)?.checked_neg(),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
-        Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
+        Expr::Size(_) | Expr::SharedLoad { .. } => false,
     }
 }
 
@@ -218,16 +198,12 @@ fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
     match e {
         Expr::Var(u) => vars.contains(u),
         Expr::Const { .. } | Expr::Size(_) => false,
-        Expr::Load { index: x, .. } | Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => mentions(x, vars),
+        Expr::Load { index: x, .. }
+        | Expr::SharedLoad { index: x, .. }
+        | Expr::Unary { arg: x, .. }
+        | Expr::Cast { arg: x, .. } => mentions(x, vars),
         Expr::Binary { lhs, rhs, .. } => mentions(lhs, vars) || mentions(rhs, vars),
         Expr::Select { cond, a, b } => mentions(cond, vars) || mentions(a, vars) || mentions(b, vars),
-    }
-}
-
-fn constant(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Const { value, dtype: DType::I64 } => Some(*value as i64),
-        _ => None,
     }
 }
 
@@ -351,6 +327,7 @@ impl Tx<'_, '_> {
                     let u = self.vars[u.0 as usize];
                     self.counted_loop(u, zero, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
                 }
+                Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => unreachable!("not eligible"),
             }
         }
     }

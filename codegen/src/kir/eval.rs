@@ -18,6 +18,7 @@
 use irc_ir::{DType, UnaryOp};
 use thiserror::Error;
 
+use super::vector::{VectorTrace, check_shape};
 use super::{Access, BinOp, Expr, Kernel, Stmt, VarId};
 
 /// Why a kernel could not be evaluated: always a bug in the kernel (or in how it was called).
@@ -29,6 +30,10 @@ pub enum EvalError {
     OutOfBounds { kernel: String, access: &'static str, buffer: String, index: i64, len: usize },
     #[error("kernel `{kernel}`: grid point {point} {access} element {index} of `{buffer}`, which {other}")]
     Race { kernel: String, point: u64, access: &'static str, buffer: String, index: i64, other: String },
+    #[error(
+        "kernel `{kernel}`: grid point {point} lane {lane} {access} element {index} of shared `{array}`, which {other}"
+    )]
+    SharedRace { kernel: String, point: u64, lane: u32, access: &'static str, array: String, index: i64, other: String },
     #[error("kernel `{kernel}`: {msg}")]
     Invalid { kernel: String, msg: String },
 }
@@ -123,18 +128,44 @@ pub fn write_scalar(dtype: DType, bytes: &mut [u8], i: usize, s: Scalar) {
 
 const NOBODY: u64 = u64::MAX;
 
+/// Who last wrote and read one shared-array element, by lane and barrier epoch (the number of barriers the
+/// block has passed), to report two lanes touching it between the same two barriers.
+#[derive(Clone, Copy)]
+struct SharedCell {
+    value: Option<Scalar>,
+    writer: (u32, u64),
+    reader: (u32, u64),
+}
+
+/// A reader mark for "more than one lane".
+const MANY: u32 = u32::MAX;
+const EMPTY_CELL: SharedCell = SharedCell { value: None, writer: (MANY, u64::MAX), reader: (MANY, u64::MAX) };
+
 struct Eval<'k, 'b, 'm> {
     k: &'k Kernel,
     bufs: &'b mut [&'m mut [u8]],
     sizes: &'k [i64],
-    env: Vec<Option<Scalar>>,
-    /// For each written buffer, the grid point that last wrote each element.
+    /// Variables of each lane.
+    env: Vec<Vec<Option<Scalar>>>,
+    /// The lane evaluating now.
+    lane: usize,
+    /// For each written buffer, the thread (grid point * lanes + lane) that last wrote each element.
     writer: Vec<Vec<u64>>,
     point: u64,
+    shared: Vec<Vec<SharedCell>>,
+    epoch: u64,
+    /// The accesses of the vector loop running now, if any.
+    trace: Option<VectorTrace>,
 }
 
-/// Runs every grid point of `k`. `bufs[i]` is the memory of buffer argument `i` (its length in elements is
-/// the bounds every access is checked against); `sizes[j]` is the value of `k.sizes[j]`.
+/// Runs every grid point of `k`, each as a block of `k.lanes` lanes. `bufs[i]` is the memory of buffer
+/// argument `i` (its length in elements is the bounds every access is checked against); `sizes[j]` is the
+/// value of `k.sizes[j]`.
+///
+/// Lanes run in lockstep, statement by statement: one of the interleavings a GPU may choose. The
+/// evaluator reports the kernels whose result could depend on the interleaving: two lanes touching one
+/// shared element between the same two barriers (unless both only read), a lane reading a global element
+/// another lane wrote, and a barrier that not every lane reaches.
 pub fn eval_kernel(k: &Kernel, bufs: &mut [&mut [u8]], sizes: &[i64]) -> Result<(), EvalError> {
     if bufs.len() != k.buffers.len() || sizes.len() != k.sizes.len() {
         return Err(EvalError::Arity {
@@ -151,17 +182,42 @@ pub fn eval_kernel(k: &Kernel, bufs: &mut [&mut [u8]], sizes: &[i64]) -> Result<
         .zip(bufs.iter())
         .map(|(b, m)| if b.access == Access::Write { vec![NOBODY; m.len() / b.dtype.size_bytes()] } else { vec![] })
         .collect();
-    let mut e = Eval { k, bufs, sizes, env: vec![None; k.vars.len()], writer, point: 0 };
+    let lanes = k.lane_count() as usize;
+    let mut e = Eval {
+        k,
+        bufs,
+        sizes,
+        env: vec![vec![None; k.vars.len()]; lanes],
+        lane: 0,
+        writer,
+        point: 0,
+        shared: k.shared.iter().map(|a| vec![EMPTY_CELL; a.len as usize]).collect(),
+        epoch: 0,
+        trace: None,
+    };
+    if lanes == 0 {
+        return Err(e.invalid("a block of 0 lanes".into()));
+    }
     let extents = k.grid.iter().map(|(_, x)| e.int(x)).collect::<Result<Vec<i64>, _>>()?;
     if extents.iter().any(|&n| n <= 0) {
         return Ok(());
     }
+    let all: Vec<usize> = (0..lanes).collect();
     let mut idx = vec![0i64; extents.len()];
     loop {
-        for ((v, _), &i) in k.grid.iter().zip(&idx) {
-            e.set(*v, Scalar::I(i))?;
+        for lane in 0..lanes {
+            e.lane = lane;
+            for ((v, _), &i) in k.grid.iter().zip(&idx) {
+                e.set(*v, Scalar::I(i))?;
+            }
+            if let Some(l) = k.lanes {
+                e.set(l.var, Scalar::I(lane as i64))?;
+            }
         }
-        e.stmts(&k.body)?;
+        for arr in &mut e.shared {
+            arr.fill(EMPTY_CELL);
+        }
+        e.stmts(&k.body, &all)?;
         e.point += 1;
         // Next grid point, row-major.
         let mut d = idx.len();
@@ -185,7 +241,7 @@ impl Eval<'_, '_, '_> {
     }
 
     fn set(&mut self, v: VarId, s: Scalar) -> Result<(), EvalError> {
-        let slot = self.env.get_mut(v.0 as usize).ok_or_else(|| EvalError::Invalid {
+        let slot = self.env[self.lane].get_mut(v.0 as usize).ok_or_else(|| EvalError::Invalid {
             kernel: self.k.name.clone(),
             msg: format!("undeclared variable #{}", v.0),
         })?;
@@ -197,35 +253,180 @@ impl Eval<'_, '_, '_> {
         Ok(self.eval(e)?.0.to_i64())
     }
 
-    fn stmts(&mut self, body: &[Stmt]) -> Result<(), EvalError> {
+    /// `int(e)` in each of `lanes`.
+    fn ints(&mut self, e: &Expr, lanes: &[usize]) -> Result<Vec<i64>, EvalError> {
+        lanes
+            .iter()
+            .map(|&l| {
+                self.lane = l;
+                self.int(e)
+            })
+            .collect()
+    }
+
+    /// Runs `body` in the `active` lanes, statement by statement.
+    fn stmts(&mut self, body: &[Stmt], active: &[usize]) -> Result<(), EvalError> {
         for s in body {
             match s {
-                Stmt::Let { var, value } => {
-                    let (v, _) = self.eval(value)?;
-                    self.set(*var, v)?;
-                }
-                Stmt::Assign { var, value } => {
-                    if self.env.get(var.0 as usize).copied().flatten().is_none() {
-                        return Err(self.invalid(format!("variable #{} assigned before it is defined", var.0)));
+                Stmt::Loop { var, extent, body } if self.k.vector_width(*var).is_some() => {
+                    let width = self.k.vector_width(*var).unwrap_or(1);
+                    let n = self.int(extent)?;
+                    check_shape(self.k, *var, n, width, body).map_err(|m| self.invalid(m))?;
+                    self.trace = Some(VectorTrace::default());
+                    for i in 0..n {
+                        self.trace.as_mut().expect("set above").iteration = i;
+                        self.set(*var, Scalar::I(i))?;
+                        self.stmts(body, active)?;
                     }
-                    let (v, _) = self.eval(value)?;
-                    self.set(*var, v)?;
+                    let trace = self.trace.take().expect("set above");
+                    trace.verify(self.k, n).map_err(|m| self.invalid(format!("vector loop: {m}")))?;
                 }
                 Stmt::Loop { var, extent, body } => {
-                    let n = self.int(extent)?;
-                    for i in 0..n.max(0) {
-                        self.set(*var, Scalar::I(i))?;
-                        self.stmts(body)?;
+                    let n = self.ints(extent, active)?;
+                    let uniform = n.iter().all(|&x| x == n[0]);
+                    self.uniform(uniform, active, body, "a loop whose extent differs between lanes")?;
+                    for i in 0..n.iter().copied().max().unwrap_or(0).max(0) {
+                        let sub: Vec<usize>;
+                        let lanes = if uniform {
+                            active
+                        } else {
+                            sub = active.iter().zip(&n).filter(|&(_, &x)| i < x).map(|(&l, _)| l).collect();
+                            &sub
+                        };
+                        for &l in lanes {
+                            self.lane = l;
+                            self.set(*var, Scalar::I(i))?;
+                        }
+                        self.stmts(body, lanes)?;
                     }
                 }
-                Stmt::Store { buf, index, value } => {
-                    let i = self.int(index)?;
-                    let (v, _) = self.eval(value)?;
-                    let at = self.check(*buf, i, "store")?;
-                    let dtype = self.k.buffers[*buf].dtype;
-                    write_scalar(dtype, self.bufs[*buf], at, v);
+                Stmt::If { cond, body } => {
+                    let c = self.ints(cond, active)?;
+                    let sub: Vec<usize> = active.iter().zip(&c).filter(|&(_, &x)| x != 0).map(|(&l, _)| l).collect();
+                    let uniform = sub.is_empty() || sub.len() == active.len();
+                    self.uniform(uniform, active, body, "a condition that differs between lanes")?;
+                    if !sub.is_empty() {
+                        self.stmts(body, &sub)?;
+                    }
+                }
+                Stmt::Barrier => {
+                    if active.len() != self.k.lane_count() as usize {
+                        return Err(self.invalid("a barrier that not every lane reaches".into()));
+                    }
+                    self.epoch += 1;
+                }
+                _ => {
+                    for &l in active {
+                        self.lane = l;
+                        self.simple(s)?;
+                    }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A barrier may sit only under control flow that every lane of the block takes alike.
+    fn uniform(&self, uniform: bool, active: &[usize], body: &[Stmt], what: &str) -> Result<(), EvalError> {
+        if Stmt::any_barrier(body) && (!uniform || active.len() != self.k.lane_count() as usize) {
+            return Err(self.invalid(format!("a barrier under {what}")));
+        }
+        Ok(())
+    }
+
+    /// A statement without a body, in the current lane.
+    fn simple(&mut self, s: &Stmt) -> Result<(), EvalError> {
+        match s {
+            Stmt::Let { var, value } => {
+                let (v, _) = self.eval(value)?;
+                self.set(*var, v)?;
+            }
+            Stmt::Assign { var, value } => {
+                if self.env[self.lane].get(var.0 as usize).copied().flatten().is_none() {
+                    return Err(self.invalid(format!("variable #{} assigned before it is defined", var.0)));
+                }
+                let (v, _) = self.eval(value)?;
+                self.set(*var, v)?;
+            }
+            Stmt::Store { buf, index, value } => {
+                let i = self.int(index)?;
+                let (v, _) = self.eval(value)?;
+                self.traced(index, *buf, i, true)?;
+                let at = self.check(*buf, i, "store")?;
+                let dtype = self.k.buffers[*buf].dtype;
+                write_scalar(dtype, self.bufs[*buf], at, v);
+            }
+            Stmt::SharedStore { arr, index, value } => {
+                let i = self.int(index)?;
+                let (v, _) = self.eval(value)?;
+                let dtype = self.shared_dtype(*arr)?;
+                let cell = self.shared_cell(*arr, i, "store")?;
+                cell.value = Some(cast(dtype, v));
+            }
+            Stmt::Loop { .. } | Stmt::If { .. } | Stmt::Barrier => unreachable!("handled by stmts"),
+        }
+        Ok(())
+    }
+
+    fn shared_dtype(&self, arr: usize) -> Result<DType, EvalError> {
+        self.k
+            .shared
+            .get(arr)
+            .map(|a| a.dtype)
+            .ok_or_else(|| self.invalid(format!("shared array {arr} does not exist")))
+    }
+
+    /// Bounds- and race-checks an access to element `i` of shared array `arr` by the current lane.
+    fn shared_cell(&mut self, arr: usize, i: i64, access: &'static str) -> Result<&mut SharedCell, EvalError> {
+        let (lane, epoch, name) = (self.lane as u32, self.epoch, &self.k.shared[arr].name);
+        let len = self.shared[arr].len();
+        let Some(at) = usize::try_from(i).ok().filter(|&a| a < len) else {
+            return Err(EvalError::OutOfBounds {
+                kernel: self.k.name.clone(),
+                access,
+                buffer: name.clone(),
+                index: i,
+                len,
+            });
+        };
+        let cell = self.shared[arr][at];
+        let clash = |(who, when): (u32, u64)| when == epoch && who != lane;
+        let other = if access == "load" {
+            if cell.value.is_none() {
+                Some("nothing in this block wrote".to_string())
+            } else {
+                clash(cell.writer).then(|| format!("lane {} wrote since the last barrier", cell.writer.0))
+            }
+        } else if clash(cell.writer) {
+            Some(format!("lane {} wrote since the last barrier", cell.writer.0))
+        } else {
+            clash(cell.reader).then(|| "another lane read since the last barrier".to_string())
+        };
+        if let Some(other) = other {
+            return Err(EvalError::SharedRace {
+                kernel: self.k.name.clone(),
+                point: self.point,
+                lane,
+                access: if access == "load" { "reads" } else { "writes" },
+                array: name.clone(),
+                index: i,
+                other,
+            });
+        }
+        let cell = &mut self.shared[arr][at];
+        if access == "load" {
+            cell.reader = if cell.reader.1 == epoch && cell.reader.0 != lane { (MANY, epoch) } else { (lane, epoch) };
+        } else {
+            cell.writer = (lane, epoch);
+        }
+        Ok(cell)
+    }
+
+    /// Records an access in the running vector loop's trace (the site is the index expression).
+    fn traced(&mut self, site: &Expr, buf: usize, i: i64, store: bool) -> Result<(), EvalError> {
+        if let Some(t) = &mut self.trace {
+            let r = t.record(site as *const Expr as usize, buf, i, store);
+            r.map_err(|m| self.invalid(format!("vector loop: {m}")))?;
         }
         Ok(())
     }
@@ -245,10 +446,15 @@ impl Eval<'_, '_, '_> {
             len,
         })?;
         if arg.access == Access::Write {
+            let thread = self.point * self.k.lane_count() as u64 + self.lane as u64;
+            let name = |p: u64| match self.k.lane_count() as u64 {
+                1 => format!("grid point {p} wrote"),
+                n => format!("grid point {} lane {} wrote", p / n, p % n),
+            };
             let w = &mut self.writer[buf][at];
             let other = match (*w, access) {
                 (NOBODY, "load") => Some("nothing wrote yet".to_string()),
-                (p, _) if p != NOBODY && p != self.point => Some(format!("grid point {p} wrote")),
+                (p, _) if p != NOBODY && p != thread => Some(name(p)),
                 _ => None,
             };
             if let Some(other) = other {
@@ -262,7 +468,7 @@ impl Eval<'_, '_, '_> {
                 });
             }
             if access == "store" {
-                *w = self.point;
+                *w = thread;
             }
         }
         Ok(at)
@@ -278,7 +484,7 @@ impl Eval<'_, '_, '_> {
                     .vars
                     .get(v.0 as usize)
                     .ok_or_else(|| self.invalid(format!("undeclared variable #{}", v.0)))?;
-                let val = self.env[v.0 as usize]
+                let val = self.env[self.lane][v.0 as usize]
                     .ok_or_else(|| self.invalid(format!("variable `{}` used before it is defined", decl.name)))?;
                 (val, decl.dtype)
             }
@@ -288,9 +494,16 @@ impl Eval<'_, '_, '_> {
             }
             Expr::Load { buf, index } => {
                 let i = self.int(index)?;
+                self.traced(index, *buf, i, false)?;
                 let at = self.check(*buf, i, "load")?;
                 let dtype = self.k.buffers[*buf].dtype;
                 (read_scalar(dtype, self.bufs[*buf], at), dtype)
+            }
+            Expr::SharedLoad { arr, index } => {
+                let i = self.int(index)?;
+                let dtype = self.shared_dtype(*arr)?;
+                let cell = self.shared_cell(*arr, i, "load")?;
+                (cell.value.expect("checked: written"), dtype)
             }
             Expr::Unary { op, arg } => {
                 let (x, t) = self.eval(arg)?;

@@ -1,17 +1,22 @@
 //! The kernel IR: loop-level programs that every code generator (Cranelift, WGSL, PTX) reads.
 //!
 //! A [`Kernel`] is a parallel index space (its `grid`: independent iterations, outermost first) around a
-//! body of structured statements: loops, local variables (accumulators are variables that are reassigned),
-//! and stores. Values are expression trees over loads, constants, variables and the primitive elementwise
+//! body of structured statements: loops, conditionals, local variables (accumulators are variables that
+//! are reassigned), and stores. A kernel may also give each grid point a **block** of cooperating
+//! [`Lanes`] (a GPU workgroup) that share scratch arrays ([`SharedArray`]) and synchronize at
+//! [`Stmt::Barrier`]s; a kernel without lanes runs its body once per grid point (one thread). Values are expression trees over loads, constants, variables and the primitive elementwise
 //! ops; index arithmetic is ordinary `i64` expressions, so movement ops of the tensor IR become index
 //! expressions here instead of copies. A [`Program`] is the kernels of one graph with the buffers they
 //! read and write and the order of their launches.
 
+mod affine;
 mod eval;
 mod print;
+mod vector;
 
 use irc_ir::{DType, NodeId, Shape, UnaryOp};
 
+pub use affine::{multiple_of, stride};
 pub use eval::{EvalError, Scalar, cast_value, eval_kernel, read_scalar, round_to, write_scalar};
 pub use print::{print_expr, print_kernel, print_program};
 
@@ -114,6 +119,11 @@ pub enum Expr {
         dtype: DType,
         arg: Box<Expr>,
     },
+    /// Element `index` (`i64`) of the block-shared array `arr` ([`Kernel::shared`]).
+    SharedLoad {
+        arr: usize,
+        index: Box<Expr>,
+    },
 }
 
 impl Expr {
@@ -143,6 +153,38 @@ impl Expr {
 
     pub fn cast(dtype: DType, arg: Expr) -> Expr {
         Expr::Cast { dtype, arg: Box::new(arg) }
+    }
+
+    pub fn shared_load(arr: usize, index: Expr) -> Expr {
+        Expr::SharedLoad { arr, index: Box::new(index) }
+    }
+
+    /// Calls `f` on `self` and then on every subexpression, parents first.
+    pub fn visit(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
+            Expr::Load { index: x, .. }
+            | Expr::SharedLoad { index: x, .. }
+            | Expr::Unary { arg: x, .. }
+            | Expr::Cast { arg: x, .. } => x.visit(f),
+            Expr::Binary { lhs, rhs, .. } => {
+                lhs.visit(f);
+                rhs.visit(f);
+            }
+            Expr::Select { cond, a, b } => {
+                cond.visit(f);
+                a.visit(f);
+                b.visit(f);
+            }
+        }
+    }
+
+    /// Whether `self` reads variable `v`.
+    pub fn mentions(&self, v: VarId) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| found |= *e == Expr::Var(v));
+        found
     }
 
     /// The value of an integer expression over sizes only (extents, bytes, flops), given the values of
@@ -181,6 +223,42 @@ pub enum Stmt {
     Loop { var: VarId, extent: Expr, body: Vec<Stmt> },
     /// Writes `value` to element `index` of buffer argument `buf`.
     Store { buf: usize, index: Expr, value: Expr },
+    /// `if cond { body }` (`cond` is `bool`).
+    If { cond: Expr, body: Vec<Stmt> },
+    /// Writes `value` to element `index` of the block-shared array `arr`.
+    SharedStore { arr: usize, index: Expr, value: Expr },
+    /// Waits until every lane of the block reaches this barrier; shared-array writes before it are visible
+    /// to every lane after it. Every lane must reach the same barriers: a barrier may sit only under
+    /// loops and conditionals whose extent or condition is the same in all lanes.
+    Barrier,
+}
+
+impl Stmt {
+    /// Whether `body` contains a barrier, at any depth.
+    pub fn any_barrier(body: &[Stmt]) -> bool {
+        body.iter().any(|s| match s {
+            Stmt::Barrier => true,
+            Stmt::Loop { body, .. } | Stmt::If { body, .. } => Stmt::any_barrier(body),
+            _ => false,
+        })
+    }
+}
+
+/// The lanes of a block: every grid point runs the body on `count` lanes at once, lane `i` with
+/// `var = i` (an `i64` variable), each with its own variables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lanes {
+    pub var: VarId,
+    pub count: u32,
+}
+
+/// A scratch array shared by the lanes of one block (GPU workgroup memory). Its contents are undefined
+/// when a block starts and die with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedArray {
+    pub name: String,
+    pub dtype: DType,
+    pub len: u32,
 }
 
 /// Whether a kernel reads or writes a buffer argument. A grid point may also load elements of a `Write`
@@ -226,6 +304,16 @@ pub struct Kernel {
     /// The parallel index space, outermost first: every combination of grid indices runs the body
     /// once, in any order and concurrently, so iterations must not write the same element.
     pub grid: Vec<(VarId, Expr)>,
+    /// Cooperating lanes per grid point; `None`: one.
+    pub lanes: Option<Lanes>,
+    /// Block-shared scratch arrays (only meaningful with lanes).
+    pub shared: Vec<SharedArray>,
+    /// Vector loops: `(var, width)` says the loop over `var` has extent `width` and independent
+    /// iterations, and that each load and store in it reads one element in every iteration or `width`
+    /// consecutive elements starting at a multiple of `width`; a backend may run it as one `width`-wide
+    /// vector operation with aligned vector loads and stores (16 bytes of f32 for width 4). Running it as
+    /// a plain loop is always correct. The evaluator checks every claim.
+    pub vector: Vec<(VarId, u32)>,
     pub body: Vec<Stmt>,
     pub info: KernelInfo,
 }
@@ -238,6 +326,9 @@ impl Kernel {
             sizes: Vec::new(),
             vars: Vec::new(),
             grid: Vec::new(),
+            lanes: None,
+            shared: Vec::new(),
+            vector: Vec::new(),
             body: Vec::new(),
             info: KernelInfo::default(),
         }
@@ -265,7 +356,18 @@ impl Kernel {
                 }
             }
             Expr::Select { a, .. } => self.dtype_of(a),
+            Expr::SharedLoad { arr, .. } => self.shared[*arr].dtype,
         }
+    }
+
+    /// The width of the vector loop over `var`, if it is one.
+    pub fn vector_width(&self, var: VarId) -> Option<u32> {
+        self.vector.iter().find(|(v, _)| *v == var).map(|(_, w)| *w)
+    }
+
+    /// The number of lanes per grid point (1 without lanes).
+    pub fn lane_count(&self) -> u32 {
+        self.lanes.map_or(1, |l| l.count)
     }
 }
 

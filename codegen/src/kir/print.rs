@@ -20,6 +20,12 @@ fn expr(k: &Kernel, e: &Expr, out: &mut String) {
             expr(k, index, out);
             out.push(']');
         }
+        Expr::SharedLoad { arr, index } => {
+            out.push_str(&k.shared[*arr].name);
+            out.push('[');
+            expr(k, index, out);
+            out.push(']');
+        }
         Expr::Unary { op, arg } => {
             out.push_str(op.name());
             out.push('(');
@@ -92,13 +98,31 @@ fn stmts(k: &Kernel, body: &[Stmt], depth: usize, out: &mut String) {
                 let _ = writeln!(out, "{pad}{} = {}", k.vars[var.0 as usize].name, print_expr(k, value));
             }
             Stmt::Loop { var, extent, body } => {
-                let _ = writeln!(out, "{pad}for {} in 0..{} {{", k.vars[var.0 as usize].name, print_expr(k, extent));
+                let vector = k.vector_width(*var).map_or(String::new(), |w| format!(" vector {w}"));
+                let _ = writeln!(
+                    out,
+                    "{pad}for {} in 0..{}{vector} {{",
+                    k.vars[var.0 as usize].name,
+                    print_expr(k, extent)
+                );
                 stmts(k, body, depth + 1, out);
                 let _ = writeln!(out, "{pad}}}");
             }
             Stmt::Store { buf, index, value } => {
                 let _ =
                     writeln!(out, "{pad}{}[{}] = {}", k.buffers[*buf].name, print_expr(k, index), print_expr(k, value));
+            }
+            Stmt::SharedStore { arr, index, value } => {
+                let _ =
+                    writeln!(out, "{pad}{}[{}] = {}", k.shared[*arr].name, print_expr(k, index), print_expr(k, value));
+            }
+            Stmt::If { cond, body } => {
+                let _ = writeln!(out, "{pad}if {} {{", print_expr(k, cond));
+                stmts(k, body, depth + 1, out);
+                let _ = writeln!(out, "{pad}}}");
+            }
+            Stmt::Barrier => {
+                let _ = writeln!(out, "{pad}barrier");
             }
         }
     }
@@ -124,7 +148,15 @@ pub fn print_kernel(k: &Kernel) -> String {
     }
     let grid: Vec<String> =
         k.grid.iter().map(|(v, e)| format!("{} in 0..{}", k.vars[v.0 as usize].name, print_expr(k, e))).collect();
-    let _ = writeln!(out, "  parallel for {} {{", if grid.is_empty() { "()".into() } else { grid.join(", ") });
+    for a in &k.shared {
+        let _ = writeln!(out, "  shared {}: {}[{}]", a.name, a.dtype, a.len);
+    }
+    let lanes = match k.lanes {
+        Some(l) => format!(" lanes {} in 0..{}", k.vars[l.var.0 as usize].name, l.count),
+        None => String::new(),
+    };
+    let grid = if grid.is_empty() { "()".into() } else { grid.join(", ") };
+    let _ = writeln!(out, "  parallel for {grid}{lanes} {{");
     stmts(k, &k.body, 2, &mut out);
     out.push_str("  }\n");
     out

@@ -108,7 +108,13 @@ fn stmts(k: &Kernel, body: &[Stmt], trips: Expr) -> Expr {
         let here = match s {
             Stmt::Let { value, .. } | Stmt::Assign { value, .. } => ix::mul(trips.clone(), c(ops(k, value).0)),
             Stmt::Store { value, index, .. } => ix::mul(trips.clone(), c(ops(k, value).0 + ops(k, index).0)),
+            Stmt::SharedStore { value, index, .. } => ix::mul(trips.clone(), c(ops(k, value).0 + ops(k, index).0)),
             Stmt::Loop { extent, body, .. } => stmts(k, body, ix::mul(trips.clone(), extent.clone())),
+            // An upper bound: the body counts as if it always ran.
+            Stmt::If { cond, body } => {
+                ix::add(ix::mul(trips.clone(), c(ops(k, cond).0)), stmts(k, body, trips.clone()))
+            }
+            Stmt::Barrier => c(0),
         };
         total = ix::add(total, here);
     }
@@ -122,6 +128,7 @@ fn ops(k: &Kernel, e: &Expr) -> (i64, DType) {
         Expr::Cast { dtype, arg } => (ops(k, arg).0, *dtype),
         Expr::Var(_) | Expr::Size(_) => (0, k.dtype_of(e)),
         Expr::Load { buf, index } => (ops(k, index).0, k.buffers[*buf].dtype),
+        Expr::SharedLoad { arr, index } => (ops(k, index).0, k.shared[*arr].dtype),
         Expr::Unary { arg, .. } => {
             let (n, t) = ops(k, arg);
             (n + i64::from(t.is_float()), t)

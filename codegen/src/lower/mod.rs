@@ -5,6 +5,8 @@
 //! loops; `cost` names kernels and estimates their bytes and flops. docs/KERNELS.md describes the rules
 //! and shows the kernels of common patterns.
 
+mod block;
+mod block_matmul;
 mod build;
 mod cost;
 mod index;
@@ -12,6 +14,7 @@ mod kernels;
 mod partition;
 mod tidy;
 mod tile;
+mod vector;
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,17 +35,32 @@ pub enum LowerError {
     Internal(String),
 }
 
+/// Elements per vector loop in the GPU schedule: 16 bytes of f32.
+const VECTOR_WIDTH: i64 = 4;
+
 /// Lowering switches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LowerOptions {
     /// Fuse reductions, per-row values and matmul epilogues into the kernels that read them (pass B of
     /// the partition). Off: every realized node is its own kernel.
     pub fuse: bool,
+    /// The most lanes a block may have (a power of two). 1: the serial CPU schedule (one thread per grid
+    /// point, matmul rows register-tiled). More: the GPU schedule, where row kernels (reductions and
+    /// what fuses with them) run one block per row (`block.rs`), matmuls in tiles staged through
+    /// shared memory (`block_matmul.rs`), and elementwise kernels in vector loops of 4 (`vector.rs`).
+    pub lanes: u32,
 }
 
 impl Default for LowerOptions {
     fn default() -> LowerOptions {
-        LowerOptions { fuse: true }
+        LowerOptions { fuse: true, lanes: 1 }
+    }
+}
+
+impl LowerOptions {
+    /// The GPU schedule with blocks of up to `lanes` lanes, fusion on.
+    pub fn gpu(lanes: u32) -> LowerOptions {
+        LowerOptions { fuse: true, lanes }
     }
 }
 
@@ -58,7 +76,7 @@ pub fn lower_with(g: &Graph, opts: &LowerOptions) -> Result<Program, LowerError>
     let mut forced = HashSet::new();
     loop {
         let part = partition(g, opts.fuse, &forced);
-        match assemble(g, &part) {
+        match assemble(g, &part, opts) {
             Ok(p) => return Ok(p),
             Err(BuildError::Unfusable(n)) if forced.insert(n) => {}
             Err(BuildError::Unfusable(n)) => {
@@ -84,7 +102,7 @@ impl Buffers {
     }
 }
 
-fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
+fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program, BuildError> {
     let mut bufs = Buffers { list: Vec::new(), names: Vec::new(), of_node: vec![None; g.len()] };
     for (id, node) in g.nodes().iter().enumerate() {
         let (name, kind) = match (&node.op, part.role[id]) {
@@ -126,8 +144,12 @@ fn assemble(g: &Graph, part: &Partition) -> Result<Program, BuildError> {
         k.name = cost::name(i, g, plan.root, plan.copy, &plan.locals, &nodes);
         k.info = KernelInfo { nodes, bytes: Some(cost::bytes(&sized)), flops: None };
         k.info.flops = Some(cost::flops(&k));
-        if matches!(plan.kind, partition::Kind::Matmul) {
-            tile::tile_rows(&mut k);
+        match plan.kind {
+            partition::Kind::Matmul if opts.lanes <= 1 => tile::tile_rows(&mut k),
+            partition::Kind::Matmul => block_matmul::tile_matmul(&mut k, opts.lanes),
+            partition::Kind::Row { .. } if opts.lanes > 1 => block::cooperate(&mut k, opts.lanes),
+            partition::Kind::Elementwise if opts.lanes > 1 => vector::vectorize(&mut k, VECTOR_WIDTH),
+            _ => {}
         }
         launches.push(Launch { kernel: i, args: b.args.clone() });
         kernels.push(k);

@@ -16,55 +16,32 @@ fn count_block(body: &[Stmt], counts: &mut HashMap<VarId, usize>) {
     for s in body {
         match s {
             Stmt::Let { value, .. } | Stmt::Assign { value, .. } => count(value, counts),
-            Stmt::Store { index, value, .. } => {
+            Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
                 count(index, counts);
                 count(value, counts);
             }
-            Stmt::Loop { extent, body, .. } => {
-                count(extent, counts);
+            Stmt::Loop { extent: head, body, .. } | Stmt::If { cond: head, body } => {
+                count(head, counts);
                 count_block(body, counts);
             }
+            Stmt::Barrier => {}
         }
     }
 }
 
 fn count(e: &Expr, counts: &mut HashMap<VarId, usize>) {
-    visit(e, &mut |x| {
+    e.visit(&mut |x| {
         if let Expr::Var(v) = x {
             *counts.entry(*v).or_insert(0) += 1;
         }
     });
 }
 
-fn visit(e: &Expr, f: &mut impl FnMut(&Expr)) {
-    f(e);
-    match e {
-        Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
-        Expr::Load { index, .. } => visit(index, f),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => visit(arg, f),
-        Expr::Binary { lhs, rhs, .. } => {
-            visit(lhs, f);
-            visit(rhs, f);
-        }
-        Expr::Select { cond, a, b } => {
-            visit(cond, f);
-            visit(a, f);
-            visit(b, f);
-        }
-    }
-}
-
-fn mentions(e: &Expr, v: VarId) -> bool {
-    let mut found = false;
-    visit(e, &mut |x| found |= *x == Expr::Var(v));
-    found
-}
-
-fn subst(e: &mut Expr, v: VarId, value: &Expr) {
+pub(super) fn subst(e: &mut Expr, v: VarId, value: &Expr) {
     match e {
         Expr::Var(x) if *x == v => *e = value.clone(),
         Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => {}
-        Expr::Load { index, .. } => subst(index, v, value),
+        Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => subst(index, v, value),
         Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => subst(arg, v, value),
         Expr::Binary { lhs, rhs, .. } => {
             subst(lhs, v, value);
@@ -83,10 +60,13 @@ fn subst(e: &mut Expr, v: VarId, value: &Expr) {
 fn target(block: &[Stmt], i: usize, v: VarId) -> Option<usize> {
     for (j, s) in block.iter().enumerate().skip(i + 1) {
         let here = match s {
-            Stmt::Let { value, .. } => mentions(value, v),
-            Stmt::Assign { value, .. } => return mentions(value, v).then_some(j),
-            Stmt::Store { index, value, .. } => return (mentions(index, v) || mentions(value, v)).then_some(j),
-            Stmt::Loop { extent, .. } => return mentions(extent, v).then_some(j),
+            Stmt::Let { value, .. } => value.mentions(v),
+            Stmt::Assign { value, .. } => return value.mentions(v).then_some(j),
+            Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
+                return (index.mentions(v) || value.mentions(v)).then_some(j);
+            }
+            Stmt::Loop { extent: head, .. } | Stmt::If { cond: head, .. } => return head.mentions(v).then_some(j),
+            Stmt::Barrier => return None,
         };
         if here {
             return Some(j);
@@ -97,7 +77,7 @@ fn target(block: &[Stmt], i: usize, v: VarId) -> Option<usize> {
 
 fn tidy_block(block: &mut Vec<Stmt>, counts: &HashMap<VarId, usize>) {
     for s in block.iter_mut() {
-        if let Stmt::Loop { body, .. } = s {
+        if let Stmt::Loop { body, .. } | Stmt::If { body, .. } = s {
             tidy_block(body, counts);
         }
     }
@@ -115,11 +95,12 @@ fn tidy_block(block: &mut Vec<Stmt>, counts: &HashMap<VarId, usize>) {
         };
         match &mut block[j] {
             Stmt::Let { value: e, .. } | Stmt::Assign { value: e, .. } => subst(e, var, &value),
-            Stmt::Store { index, value: e, .. } => {
+            Stmt::Store { index, value: e, .. } | Stmt::SharedStore { index, value: e, .. } => {
                 subst(index, var, &value);
                 subst(e, var, &value);
             }
-            Stmt::Loop { extent, .. } => subst(extent, var, &value),
+            Stmt::Loop { extent: head, .. } | Stmt::If { cond: head, .. } => subst(head, var, &value),
+            Stmt::Barrier => {}
         }
         block.remove(i);
     }

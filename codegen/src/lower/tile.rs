@@ -44,7 +44,7 @@ pub(super) fn tile_rows(k: &mut Kernel) {
         Stmt::Loop { extent, body, .. } => {
             !mentions_any(extent, &defined) && *extent != Expr::Var(row_var) && !has_store(body)
         }
-        Stmt::Store { .. } => false,
+        Stmt::Store { .. } | Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
     });
     if !pre_ok || mentions_any(&extent, &defined) {
         k.body = old;
@@ -130,6 +130,13 @@ impl Jam<'_> {
                 extent: subst(self.k, extent, map),
                 body: body.iter().map(|s| self.rename(s, j)).collect(),
             },
+            Stmt::If { cond, body } => {
+                Stmt::If { cond: subst(self.k, cond, map), body: body.iter().map(|s| self.rename(s, j)).collect() }
+            }
+            Stmt::SharedStore { arr, index, value } => {
+                Stmt::SharedStore { arr: *arr, index: subst(self.k, index, map), value: subst(self.k, value, map) }
+            }
+            Stmt::Barrier => Stmt::Barrier,
         }
     }
 
@@ -231,6 +238,7 @@ fn subst(k: &Kernel, e: &Expr, map: &HashMap<VarId, Expr>) -> Expr {
         Expr::Var(v) => map.get(v).cloned().unwrap_or_else(|| e.clone()),
         Expr::Const { .. } | Expr::Size(_) => e.clone(),
         Expr::Load { buf, index } => Expr::load(*buf, s(index)),
+        Expr::SharedLoad { arr, index } => Expr::shared_load(*arr, s(index)),
         Expr::Unary { op, arg } => Expr::unary(*op, s(arg)),
         Expr::Cast { dtype, arg } => Expr::cast(*dtype, s(arg)),
         Expr::Binary { op, lhs, rhs } if k.dtype_of(e) == DType::I64 => match op {
@@ -258,7 +266,10 @@ fn mentions_any(e: &Expr, vars: &HashSet<VarId>) -> bool {
     match e {
         Expr::Var(v) => vars.contains(v),
         Expr::Const { .. } | Expr::Size(_) => false,
-        Expr::Load { index: x, .. } | Expr::Unary { arg: x, .. } | Expr::Cast { arg: x, .. } => mentions_any(x, vars),
+        Expr::Load { index: x, .. }
+        | Expr::SharedLoad { index: x, .. }
+        | Expr::Unary { arg: x, .. }
+        | Expr::Cast { arg: x, .. } => mentions_any(x, vars),
         Expr::Binary { lhs, rhs, .. } => mentions_any(lhs, vars) || mentions_any(rhs, vars),
         Expr::Select { cond, a, b } => mentions_any(cond, vars) || mentions_any(a, vars) || mentions_any(b, vars),
     }
@@ -295,7 +306,7 @@ fn has_store(body: &[Stmt]) -> bool {
 fn walk(body: &[Stmt], f: &mut impl FnMut(&Stmt)) {
     for s in body {
         f(s);
-        if let Stmt::Loop { body, .. } = s {
+        if let Stmt::Loop { body, .. } | Stmt::If { body, .. } = s {
             walk(body, f);
         }
     }

@@ -52,6 +52,9 @@ pub(super) fn emit_kernel(k: &Kernel, plan: &BindingPlan) -> Result<String, Wgsl
     for v in &k.vars {
         repr(&k.name, v.dtype)?;
     }
+    for a in &k.shared {
+        repr(&k.name, a.dtype)?;
+    }
     let mut e = Emitter { k, plan, uniforms: UniformLayout::of(k), out: String::new() };
     e.header();
     e.entry()?;
@@ -75,6 +78,15 @@ impl Emitter<'_> {
             let access = if w { "read_write" } else { "read" };
             let _ = writeln!(self.out, "@group(0) @binding({}) var<storage, {access}> s{s}: array<u32>;", s + 1);
         }
+        for (i, a) in k.shared.iter().enumerate() {
+            // Workgroup memory holds bools as u32, like storage.
+            let t = match repr(&k.name, a.dtype) {
+                Ok(Repr::Bool) => "u32",
+                Ok(r) => type_name(r),
+                Err(_) => "f32",
+            };
+            let _ = writeln!(self.out, "var<workgroup> sh{i}: array<{t}, {}>;", a.len.max(1));
+        }
         self.out.push_str(PRELUDE);
     }
 
@@ -85,14 +97,31 @@ impl Emitter<'_> {
 
     fn entry(&mut self) -> Result<(), WgslError> {
         let k = self.k;
-        let _ = writeln!(
-            self.out,
-            "\n@compute @workgroup_size({WORKGROUP_SIZE})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, \
-             @builtin(num_workgroups) nwg: vec3<u32>) {{"
-        );
         let total = self.uniform(self.uniforms.total_entry());
-        let _ = writeln!(self.out, "  let id = i32(gid.x + gid.y * nwg.x * {WORKGROUP_SIZE}u);");
-        let _ = writeln!(self.out, "  if (id >= {total}) {{ return; }}");
+        match k.lanes {
+            // One workgroup per grid point: the id is uniform across the workgroup, so the early return
+            // keeps barriers in uniform control flow.
+            Some(lanes) => {
+                let _ = writeln!(
+                    self.out,
+                    "\n@compute @workgroup_size({})\nfn main(@builtin(workgroup_id) wid: vec3<u32>, \
+                     @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{",
+                    lanes.count
+                );
+                let _ = writeln!(self.out, "  let id = i32(wid.x + wid.y * nwg.x);");
+                let _ = writeln!(self.out, "  if (id >= {total}) {{ return; }}");
+                let _ = writeln!(self.out, "  let {} = i32(lid);", self.var(lanes.var)?);
+            }
+            None => {
+                let _ = writeln!(
+                    self.out,
+                    "\n@compute @workgroup_size({WORKGROUP_SIZE})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, \
+                     @builtin(num_workgroups) nwg: vec3<u32>) {{"
+                );
+                let _ = writeln!(self.out, "  let id = i32(gid.x + gid.y * nwg.x * {WORKGROUP_SIZE}u);");
+                let _ = writeln!(self.out, "  if (id >= {total}) {{ return; }}");
+            }
+        }
         // Unravel the flat id over the grid, innermost last.
         let _ = writeln!(self.out, "  var rest = id;");
         for (i, (var, extent)) in k.grid.iter().enumerate().rev() {
@@ -125,6 +154,9 @@ impl Emitter<'_> {
             }
             Expr::Load { buf, .. } if *buf >= self.k.buffers.len() => {
                 return Err(self.invalid(format!("load of buffer argument {buf}")));
+            }
+            Expr::SharedLoad { arr, .. } if *arr >= self.k.shared.len() => {
+                return Err(self.invalid(format!("load of shared array {arr}")));
             }
             Expr::Unary { arg, .. } => {
                 self.dtype_of(arg)?;
@@ -169,6 +201,23 @@ impl Emitter<'_> {
                 self.stmts(body, depth + 1)?;
                 let _ = writeln!(self.out, "{pad}}}\n{pad}}}");
             }
+            Stmt::If { cond, body } => {
+                let cond = self.expr(cond)?;
+                let _ = writeln!(self.out, "{pad}if ({cond}) {{");
+                self.stmts(body, depth + 1)?;
+                let _ = writeln!(self.out, "{pad}}}");
+            }
+            Stmt::Barrier => {
+                let _ = writeln!(self.out, "{pad}workgroupBarrier();");
+            }
+            Stmt::SharedStore { arr, index, value } => {
+                let a = self.k.shared.get(*arr).ok_or_else(|| self.invalid(format!("shared array {arr}")))?;
+                let value = match repr(&self.k.name, a.dtype)? {
+                    Repr::Bool => format!("select(0u, 1u, {})", self.expr(value)?),
+                    _ => self.expr(value)?,
+                };
+                let _ = writeln!(self.out, "{pad}sh{arr}[{}] = {value};", self.expr(index)?);
+            }
             Stmt::Store { buf, index, value } => {
                 let arg = self.k.buffers.get(*buf).ok_or_else(|| self.invalid(format!("store to buffer {buf}")))?;
                 let word = match repr(&self.k.name, arg.dtype)? {
@@ -207,6 +256,14 @@ impl Emitter<'_> {
                     Repr::F32 => format!("bitcast<f32>({word})"),
                     Repr::I32 => format!("bitcast<i32>({word})"),
                     Repr::Bool => format!("({word} != 0u)"),
+                }
+            }
+            Expr::SharedLoad { arr, index } => {
+                let a = self.k.shared.get(*arr).ok_or_else(|| self.invalid(format!("shared array {arr}")))?;
+                let at = format!("sh{arr}[{}]", self.expr(index)?);
+                match repr(&self.k.name, a.dtype)? {
+                    Repr::Bool => format!("({at} != 0u)"),
+                    _ => at,
                 }
             }
             Expr::Unary { op, arg } => {

@@ -95,7 +95,8 @@ pub struct WgslKernel {
     pub source: String,
     pub plan: BindingPlan,
     pub uniforms: UniformLayout,
-    /// Invocations per workgroup.
+    /// Invocations per workgroup: the kernel's lanes (one workgroup per grid point), else
+    /// [`WORKGROUP_SIZE`] grid points per workgroup.
     pub workgroup_size: u32,
 }
 
@@ -108,7 +109,7 @@ pub fn compile_wgsl(k: &Kernel, plan: &BindingPlan) -> Result<WgslKernel, WgslEr
         source,
         plan: plan.clone(),
         uniforms: UniformLayout::of(k),
-        workgroup_size: WORKGROUP_SIZE,
+        workgroup_size: k.lanes.map_or(WORKGROUP_SIZE, |l| l.count),
     })
 }
 

@@ -102,7 +102,11 @@ impl fmt::Display for Activation {
 
 impl FromStr for Activation {
     type Err = String;
+    /// The names of [`Activation::name`], and `relu2` for `squared_relu` (Primer's name).
     fn from_str(s: &str) -> Result<Activation, String> {
+        if s == "relu2" {
+            return Ok(Activation::SquaredRelu);
+        }
         Activation::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
             let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
             format!("unknown activation `{s}` (expected one of {})", names.join(", "))

@@ -16,6 +16,10 @@ pub struct ConfigKey {
     pub help: &'static str,
 }
 
+pub(crate) const fn key(name: &'static str, default: &'static str, help: &'static str) -> ConfigKey {
+    ConfigKey { name, default, help }
+}
+
 /// The keys every model takes besides its own.
 pub(crate) const COMMON_KEYS: [ConfigKey; 1] =
     [ConfigKey { name: "dtype", default: "f32", help: "floating-point type of activations and params" }];
@@ -73,6 +77,43 @@ impl<'a> Config<'a> {
     pub(crate) fn act(&self, key: &str) -> Result<Activation, ZooError> {
         let text = self.raw(key);
         text.trim().parse().map_err(|e: String| bad(self.model, key, text, &e))
+    }
+
+    /// One value per layer: a single value for every layer, or `layers` comma-separated values
+    /// (`attn=softmax,gla`), each parsed with `T`'s `FromStr`.
+    pub(crate) fn per_layer<T: FromStr<Err = String> + Clone>(
+        &self,
+        key: &str,
+        layers: usize,
+    ) -> Result<Vec<T>, ZooError> {
+        let text = self.raw(key);
+        let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+        if parts.len() != 1 && parts.len() != layers {
+            let reason =
+                format!("expected one value or {layers} comma-separated values (one per layer), got {}", parts.len());
+            return Err(bad(self.model, key, text, &reason));
+        }
+        let values = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.parse::<T>().map_err(|e| {
+                    let reason = if parts.len() == 1 { e } else { format!("layer {i}: {e}") };
+                    bad(self.model, key, text, &reason)
+                })
+            })
+            .collect::<Result<Vec<T>, ZooError>>()?;
+        Ok(if values.len() == 1 { vec![values[0].clone(); layers] } else { values })
+    }
+
+    /// Whether the model declares `key`.
+    pub(crate) fn has_key(&self, key: &str) -> bool {
+        self.keys.iter().any(|c| c.name == key)
+    }
+
+    /// The model's name.
+    pub(crate) fn model(&self) -> &'static str {
+        self.model
     }
 
     pub(crate) fn float_dtype(&self) -> Result<DType, ZooError> {

@@ -7,6 +7,7 @@
 //! ```
 
 mod config;
+mod lm;
 mod models;
 
 use irc_ir::Graph;

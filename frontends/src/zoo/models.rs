@@ -1,21 +1,18 @@
 //! The zoo's model definitions.
 
-use irc_ir::{DType, Dim, Graph, Init};
+use irc_ir::{Dim, Graph};
 
-use super::config::{Config, ConfigKey};
+use super::config::{Config, key};
+use super::lm::{LM_ACT_HELP, build_lm, heads, lm_keys};
 use super::{ModelInfo, ZooError};
 use crate::dsl::{DslError, ModelBuilder, Var};
 use crate::nn::{self, BlockConfig};
 
 pub(crate) type BuildFn = fn(&Config<'_>) -> Result<Graph, ZooError>;
 
-const fn key(name: &'static str, default: &'static str, help: &'static str) -> ConfigKey {
-    ConfigKey { name, default, help }
-}
+const ACT_HELP: &str = "activation: gelu, gelu_erf, relu, squared_relu (or relu2), silu";
 
-const ACT_HELP: &str = "activation: gelu, gelu_erf, relu, squared_relu, silu";
-
-pub(crate) static ZOO: [ModelInfo; 4] = [
+pub(crate) static ZOO: [ModelInfo; 10] = [
     ModelInfo {
         name: "mlp",
         description: "x f32[B, d_in] -> linear -> act -> linear -> y f32[B, d_out]",
@@ -48,10 +45,10 @@ pub(crate) static ZOO: [ModelInfo; 4] = [
             key("layers", "2", "decoder blocks"),
             key("max_seq", "64", "learned positions; T must not exceed it"),
             key("mlp_ratio", "4", "MLP hidden width / d"),
-            key("act", "gelu", ACT_HELP),
+            key("act", "gelu", LM_ACT_HELP),
             key("loss", "false", "also take targets i32[B, T] and output the mean cross-entropy `loss`"),
         ],
-        build: build_gpt_tiny,
+        build: build_lm,
     },
     ModelInfo {
         name: "conv-block",
@@ -59,10 +56,47 @@ pub(crate) static ZOO: [ModelInfo; 4] = [
         keys: &[key("d", "64", "model width"), key("kernel", "4", "convolution width")],
         build: build_conv_block,
     },
+    ModelInfo {
+        name: "lm",
+        description: "decoder-only LM choosing attn, ssmax, act and mlp per layer (defaults: the GPT block); \
+            tokens i32[B, T] -> logits f32[B, T, vocab] (or loss)",
+        keys: &lm_keys("gelu", "dense", "softmax"),
+        build: build_lm,
+    },
+    ModelInfo {
+        name: "primer",
+        description: "Primer-EZ LM: squared-ReLU MLPs, multi-dconv-head attention (width-3 causal depthwise convs on q, k, v)",
+        keys: &lm_keys("squared_relu", "dense", "dconv"),
+        build: build_lm,
+    },
+    ModelInfo {
+        name: "monarch-lm",
+        description: "LM whose MLPs are Monarch-FFNs (M = P L P^T R, block-diagonal L and R)",
+        keys: &lm_keys("gelu", "monarch", "softmax"),
+        build: build_lm,
+    },
+    ModelInfo {
+        name: "linear-lm",
+        description: "LM with causal linear attention (feature map elu + 1)",
+        keys: &lm_keys("gelu", "dense", "linear"),
+        build: build_lm,
+    },
+    ModelInfo {
+        name: "gla-lm",
+        description: "LM with gated linear attention (data-dependent decay, output gate)",
+        keys: &lm_keys("gelu", "dense", "gla"),
+        build: build_lm,
+    },
+    ModelInfo {
+        name: "monarch-ffn",
+        description: "x f32[B, T, d] + monarch_mlp(layer_norm(x)): the Monarch-FFN block",
+        keys: &[key("d", "64", "model width"), key("mlp_ratio", "4", "hidden width / d"), key("act", "gelu", ACT_HELP)],
+        build: build_monarch_ffn,
+    },
 ];
 
 /// Finishes `b` with `outputs`, naming the model in errors.
-fn finish(model: &str, b: &ModelBuilder, outputs: &[(&str, &Var)]) -> Result<Graph, ZooError> {
+pub(crate) fn finish(model: &str, b: &ModelBuilder, outputs: &[(&str, &Var)]) -> Result<Graph, ZooError> {
     b.finish(outputs).map_err(|source: DslError| ZooError::Dsl { model: model.to_string(), source })
 }
 
@@ -75,43 +109,18 @@ fn build_mlp(cfg: &Config<'_>) -> Result<Graph, ZooError> {
     finish("mlp", &b, &[("y", &y)])
 }
 
-/// The block settings shared by `gpt-block` and `gpt-tiny`, with `heads` checked against `d`.
-fn block_config(cfg: &Config<'_>, d: usize) -> Result<BlockConfig, ZooError> {
-    let heads = cfg.size("heads")?;
-    if !d.is_multiple_of(heads) {
-        return Err(cfg.invalid("heads", &format!("must divide d = {d}")));
-    }
-    Ok(BlockConfig { heads, mlp_ratio: cfg.size("mlp_ratio")?, act: cfg.act("act")?, ..BlockConfig::default() })
-}
-
 fn build_gpt_block(cfg: &Config<'_>) -> Result<Graph, ZooError> {
     let (d, dtype) = (cfg.size("d")?, cfg.float_dtype()?);
-    let block = block_config(cfg, d)?;
+    let block = BlockConfig {
+        heads: heads(cfg, d)?,
+        mlp_ratio: cfg.size("mlp_ratio")?,
+        act: cfg.act("act")?,
+        ..BlockConfig::default()
+    };
     let b = ModelBuilder::new("gpt-block");
     let x = b.input("x", dtype, [Dim::from("B"), Dim::from("T"), Dim::Static(d)]);
     let y = nn::block("block", &x, &block);
     finish("gpt-block", &b, &[("y", &y)])
-}
-
-fn build_gpt_tiny(cfg: &Config<'_>) -> Result<Graph, ZooError> {
-    let (vocab, d, layers, max_seq) = (cfg.size("vocab")?, cfg.size("d")?, cfg.size("layers")?, cfg.size("max_seq")?);
-    let (with_loss, dtype) = (cfg.flag("loss")?, cfg.float_dtype()?);
-    let block = block_config(cfg, d)?;
-    let b = ModelBuilder::new("gpt-tiny");
-    let tokens = b.input("tokens", DType::I32, ["B", "T"]);
-    let positions = b.iota(DType::I32, ["T"], 0);
-    let pos_table = b.param("pos_emb.weight", dtype, [max_seq, d], Init::Normal { std: 0.02 });
-    let mut x = nn::embedding("tok_emb", &tokens, vocab, d, dtype) + nn::gather_rows(&pos_table, &positions);
-    for i in 0..layers {
-        x = nn::block(&format!("blocks.{i}"), &x, &block);
-    }
-    let logits = nn::linear("lm_head", &nn::layer_norm("ln_f", &x, block.eps), vocab);
-    if with_loss {
-        let targets = b.input("targets", DType::I32, ["B", "T"]);
-        finish("gpt-tiny", &b, &[("loss", &nn::cross_entropy(&logits, &targets))])
-    } else {
-        finish("gpt-tiny", &b, &[("logits", &logits)])
-    }
 }
 
 fn build_conv_block(cfg: &Config<'_>) -> Result<Graph, ZooError> {
@@ -122,4 +131,12 @@ fn build_conv_block(cfg: &Config<'_>) -> Result<Graph, ZooError> {
     let h = nn::silu(&nn::depthwise_causal_conv1d("conv", &h, k));
     let y = &x + nn::linear("out", &h, d);
     finish("conv-block", &b, &[("y", &y)])
+}
+
+fn build_monarch_ffn(cfg: &Config<'_>) -> Result<Graph, ZooError> {
+    let (d, ratio, act, dtype) = (cfg.size("d")?, cfg.size("mlp_ratio")?, cfg.act("act")?, cfg.float_dtype()?);
+    let b = ModelBuilder::new("monarch-ffn");
+    let x = b.input("x", dtype, [Dim::from("B"), Dim::from("T"), Dim::Static(d)]);
+    let y = &x + nn::monarch_mlp("mlp", &nn::layer_norm("ln", &x, BlockConfig::default().eps), ratio * d, d, act);
+    finish("monarch-ffn", &b, &[("y", &y)])
 }

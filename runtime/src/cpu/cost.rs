@@ -23,12 +23,16 @@ fn stmts(body: &[Stmt], sizes: &[i64], mid: &mut HashMap<VarId, i64>) -> f64 {
     body.iter()
         .map(|s| match s {
             Stmt::Let { value, .. } | Stmt::Assign { value, .. } => 1.0 + nodes(value),
-            Stmt::Store { index, value, .. } => 1.0 + nodes(index) + nodes(value),
+            Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
+                1.0 + nodes(index) + nodes(value)
+            }
             Stmt::Loop { var, extent, body } => {
                 let n = eval(extent, sizes, mid).unwrap_or(1).max(0);
                 mid.insert(*var, n / 2);
                 1.0 + n as f64 * stmts(body, sizes, mid)
             }
+            Stmt::If { cond, body } => 1.0 + nodes(cond) + stmts(body, sizes, mid),
+            Stmt::Barrier => 1.0,
         })
         .sum()
 }
@@ -47,7 +51,7 @@ fn nodes(e: &Expr) -> f64 {
     weight(e)
         + match e {
             Expr::Const { .. } | Expr::Var(_) | Expr::Size(_) => 0.0,
-            Expr::Load { index, .. } => nodes(index),
+            Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => nodes(index),
             Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => nodes(arg),
             Expr::Binary { lhs, rhs, .. } => nodes(lhs) + nodes(rhs),
             Expr::Select { cond, a, b } => nodes(cond) + nodes(a) + nodes(b),
@@ -88,6 +92,6 @@ fn eval(e: &Expr, sizes: &[i64], mid: &HashMap<VarId, i64>) -> Option<i64> {
                 ev(b)?
             }
         }
-        Expr::Unary { .. } | Expr::Load { .. } => return None,
+        Expr::Unary { .. } | Expr::Load { .. } | Expr::SharedLoad { .. } => return None,
     })
 }

@@ -125,7 +125,10 @@ impl WgpuBackend {
         let plan = BindingPlan { arg_slot, writable: slots.iter().map(|s| s.1).collect() };
         let pipeline = self.pipeline(compiled, kernel, &plan)?;
 
-        let groups = (total as u64).div_ceil(compiled.wgsl.workgroup_size as u64);
+        let groups = match kernel.lanes {
+            Some(_) => total as u64,
+            None => (total as u64).div_ceil(compiled.wgsl.workgroup_size as u64),
+        };
         if groups == 0 {
             return Ok(());
         }

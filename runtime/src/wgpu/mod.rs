@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use irc_codegen::LowerOptions;
 use irc_codegen::kir::Kernel;
 use irc_codegen::wgsl::{BindingPlan, WgslError, WgslKernel, compile_wgsl, supports};
 use irc_ir::DType;
@@ -22,6 +23,9 @@ use crate::exec::{Arg, HostBuffer, KernelBackend};
 use crate::{RunError, Tensor};
 use device::Gpu;
 use launch::Pipeline;
+
+/// Lanes per block the GPU schedule uses at most: the WebGPU default workgroup limit.
+pub const MAX_LANES: u32 = 256;
 
 /// Every device element is one 32-bit word.
 const WORD: usize = 4;
@@ -105,6 +109,13 @@ impl WgpuBackend {
         format!("{} ({:?})", self.gpu.info.name, self.gpu.info.backend)
     }
 
+    /// Lanes per block: invocations per workgroup, at most [`MAX_LANES`] and a power of two.
+    pub fn max_lanes(&self) -> u32 {
+        let l = &self.gpu.limits;
+        let max = MAX_LANES.min(l.max_compute_invocations_per_workgroup).min(l.max_compute_workgroup_size_x).max(1);
+        1 << max.ilog2()
+    }
+
     /// Pipelines compiled so far (distinct WGSL texts).
     pub fn cached_pipelines(&self) -> usize {
         self.pipelines.lock().unwrap_or_else(PoisonError::into_inner).len()
@@ -171,8 +182,20 @@ impl KernelBackend for WgpuBackend {
     type Buffer = WgpuBuffer;
 
     fn compile(&self, kernel: &Kernel) -> Result<WgpuKernel, RunError> {
+        if let Some(l) = kernel.lanes
+            && l.count > self.max_lanes()
+        {
+            let msg = format!("kernel `{}` has {} lanes; workgroups hold at most {}", kernel.name, l.count, self.max_lanes());
+            return Err(WgpuError::Limit(msg).into());
+        }
         let wgsl = compile_wgsl(kernel, &BindingPlan::per_arg(kernel)).map_err(WgpuError::from)?;
         Ok(WgpuKernel { wgsl, variants: Mutex::default() })
+    }
+
+    /// The GPU schedule: reductions as blocks with shared-memory combines, matmuls tiled through shared
+    /// memory, with as many lanes as a workgroup may have (at most 256, the WebGPU default).
+    fn lower_options(&self) -> LowerOptions {
+        LowerOptions::gpu(self.max_lanes())
     }
 
     fn elem_bytes(&self, _: DType) -> usize {

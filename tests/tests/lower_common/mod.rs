@@ -103,9 +103,27 @@ pub fn compare_with<B: KernelBackend + Clone>(
     sizes: &HashMap<String, usize>,
     seed: u64,
 ) -> Result<(), String> {
+    let opts = backend.lower_options();
     let (inputs, params) = data(g, sizes, seed);
-    compare_on(backend.clone(), g, &inputs, &params, &LowerOptions { fuse: true })?;
-    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false }).map_err(|e| format!("unfused: {e}"))
+    compare_on(backend.clone(), g, &inputs, &params, &opts)?;
+    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false, ..opts }).map_err(|e| format!("unfused: {e}"))
+}
+
+/// Random data for `g` under `sizes`, lowered with `opts` and run by the kernel-IR evaluator.
+pub fn compare_opts(g: &Graph, sizes: &HashMap<String, usize>, seed: u64, opts: &LowerOptions) -> Result<(), String> {
+    let (inputs, params) = data(g, sizes, seed);
+    compare_on(EvalBackend, g, &inputs, &params, opts)
+}
+
+/// Panics with the graph and the kernels when [`compare_opts`] fails.
+#[track_caller]
+pub fn check_opts(g: &Graph, sizes: &HashMap<String, usize>, seed: u64, opts: &LowerOptions) {
+    if let Err(e) = compare_opts(g, sizes, seed, opts) {
+        let kernels = irc_codegen::lower_with(g, opts)
+            .map(|p| irc_codegen::kir::print_program(&p))
+            .unwrap_or_else(|e| e.to_string());
+        panic!("{e}\n\ngraph:\n{}\nkernels:\n{kernels}", irc_ir::print(g));
+    }
 }
 
 /// [`compare_with`] on the kernel-IR evaluator.
@@ -116,9 +134,10 @@ pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(
 /// Panics with the graph and the kernels when [`compare_with`] fails.
 #[track_caller]
 pub fn check_on<B: KernelBackend + Clone>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
-    if let Err(e) = compare_with(backend, g, sizes, seed) {
-        let kernels =
-            irc_codegen::lower(g).map(|p| irc_codegen::kir::print_program(&p)).unwrap_or_else(|e| e.to_string());
+    if let Err(e) = compare_with(backend.clone(), g, sizes, seed) {
+        let kernels = irc_codegen::lower_with(g, &backend.lower_options())
+            .map(|p| irc_codegen::kir::print_program(&p))
+            .unwrap_or_else(|e| e.to_string());
         panic!("{e}\n\ngraph:\n{}\nkernels:\n{kernels}", irc_ir::print(g));
     }
 }
