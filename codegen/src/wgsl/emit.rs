@@ -301,7 +301,7 @@ impl Emitter<'_> {
                 let r = match (repr(&self.k.name, from)?, repr(&self.k.name, *dtype)?) {
                     (Repr::F32, Repr::F32) | (Repr::I32, Repr::I32) | (Repr::Bool, Repr::Bool) => a,
                     (Repr::F32, Repr::I32) => format!("irc_f2i({a})"),
-                    (Repr::F32, Repr::Bool) => format!("({a} != 0.0)"),
+                    (Repr::F32, Repr::Bool) => format!("irc_fne({a}, 0.0)"),
                     (Repr::I32, Repr::F32) => format!("f32({a})"),
                     (Repr::I32, Repr::Bool) => format!("({a} != 0)"),
                     (Repr::Bool, Repr::F32) => format!("select(0.0, 1.0, {a})"),
@@ -328,6 +328,7 @@ fn binary(op: BinOp, r: Repr, a: &str, b: &str) -> Option<String> {
         (_, BinOp::Lt) if r != Repr::Bool => infix("<"),
         (_, BinOp::Le) if r != Repr::Bool => infix("<="),
         (_, BinOp::Eq) => infix("=="),
+        (Repr::F32, BinOp::Ne) => format!("irc_fne({a}, {b})"),
         (_, BinOp::Ne) => infix("!="),
         (Repr::Bool, BinOp::Lt) => format!("(!{a} && {b})"),
         (Repr::Bool, BinOp::Le) => format!("(!{a} || {b})"),

@@ -12,6 +12,11 @@ fn irc_nan() -> f32 {
   return bitcast<f32>(0x7fc00000u);
 }
 
+// `!=` is true when either side is NaN; drivers may compile `!=` as an ordered comparison.
+fn irc_fne(a: f32, b: f32) -> bool {
+  return irc_isnan(a) || irc_isnan(b) || a != b;
+}
+
 fn irc_fmax(a: f32, b: f32) -> f32 {
   if (irc_isnan(a) || irc_isnan(b)) { return irc_nan(); }
   return max(a, b);

@@ -185,7 +185,8 @@ impl KernelBackend for WgpuBackend {
         if let Some(l) = kernel.lanes
             && l.count > self.max_lanes()
         {
-            let msg = format!("kernel `{}` has {} lanes; workgroups hold at most {}", kernel.name, l.count, self.max_lanes());
+            let msg =
+                format!("kernel `{}` has {} lanes; workgroups hold at most {}", kernel.name, l.count, self.max_lanes());
             return Err(WgpuError::Limit(msg).into());
         }
         let wgsl = compile_wgsl(kernel, &BindingPlan::per_arg(kernel)).map_err(WgpuError::from)?;

@@ -20,6 +20,8 @@ use irc_runtime::{
 };
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
 
+pub mod ops;
+
 pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
