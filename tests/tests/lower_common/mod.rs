@@ -21,6 +21,7 @@ use irc_runtime::{
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
 
 pub mod ops;
+pub mod training;
 
 pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -168,11 +169,19 @@ pub fn wgpu() -> Option<WgpuBackend> {
 /// `n` random graphs of `cfg` from fixed seeds, floats widened to f64, each with symbol bindings of at
 /// least `MIN_BINDING` and its seed.
 pub fn random_graphs(cfg: &GenConfig, n: u64) -> impl Iterator<Item = (Graph, HashMap<String, usize>, u64)> + '_ {
-    (0..n).map(move |seed| {
+    random_graphs_from(cfg, 0..n).map(|(g, b, seed)| (to_f64(&g), b, seed))
+}
+
+/// The random graphs of `cfg` from `seeds`, in their own dtypes (f32 floats), with bindings and seed.
+pub fn random_graphs_from(
+    cfg: &GenConfig,
+    seeds: std::ops::Range<u64>,
+) -> impl Iterator<Item = (Graph, HashMap<String, usize>, u64)> + '_ {
+    seeds.map(move |seed| {
         let mut rng = Rng::new(seed);
         let len = 1 + rng.below(cfg.max_nodes);
         let choices: Vec<(Choice, u64)> = (0..len).map(|_| (*rng.pick(&Choice::ALL), rng.next_u64())).collect();
-        (to_f64(&build_graph(cfg, &choices)), bindings(&mut rng), seed)
+        (build_graph(cfg, &choices), bindings(&mut rng), seed)
     })
 }
 
@@ -185,7 +194,12 @@ pub fn bindings(rng: &mut Rng) -> HashMap<String, usize> {
 
 /// `g` with every float dtype replaced by f64 (so differential checks of random graphs are exact).
 pub fn to_f64(g: &Graph) -> Graph {
-    let f = |d: DType| if d.is_float() { DType::F64 } else { d };
+    with_floats(g, DType::F64)
+}
+
+/// `g` with every float dtype replaced by `float`.
+pub fn with_floats(g: &Graph, float: DType) -> Graph {
+    let f = |d: DType| if d.is_float() { float } else { d };
     let ty = |t: &TensorType| TensorType::new(f(t.dtype), t.shape.clone());
     let nodes = g
         .nodes()
@@ -203,5 +217,5 @@ pub fn to_f64(g: &Graph) -> Graph {
             Node { op, inputs: n.inputs.clone(), ty: ty(&n.ty) }
         })
         .collect();
-    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in f64")
+    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in another float dtype")
 }

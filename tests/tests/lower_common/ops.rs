@@ -275,6 +275,7 @@ pub fn the_all_ops_fixture(r: &Runner) {
 
 /// One `#[test]` per op case above, each running the cases with the runner `$runner` evaluates to
 /// (an `Option<Runner>`: `None` skips).
+#[allow(unused_macros)] // not every test file that includes `lower_common` runs the op cases
 macro_rules! op_tests {
     ($runner:expr) => {
         #[test]
@@ -369,4 +370,5 @@ macro_rules! op_tests {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use op_tests;
