@@ -165,13 +165,13 @@ fn mismatched_views_are_errors() {
     let mut x = HostBuffer::zeros(DType::F32, vec![4]);
     let mut wrong = HostBuffer::zeros(DType::F32, vec![4]);
     // SAFETY: the launch is rejected before any view is used.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[4]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view(), wrong.view()], &[4]) }.unwrap_err();
     assert!(err.to_string().contains("buffer `out` is f32, expected f16"), "{err}");
     // SAFETY: as above.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view()], &[4]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view()], &[4]) }.unwrap_err();
     assert!(err.to_string().contains("expected 2 buffer arguments, got 1"), "{err}");
     // SAFETY: as above.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view(), wrong.view()], &[]) }.unwrap_err();
     assert!(err.to_string().contains("exp_f16"), "{err}");
 }
 

@@ -8,9 +8,12 @@ use irc_tests::fixtures::all_ops_graph;
 
 use super::sizes;
 
+/// Checks a graph at symbol bindings with a seed for its random data.
+pub type CheckFn = dyn Fn(&Graph, &HashMap<String, usize>, u64);
+
 /// Checks graphs on one backend.
 pub struct Runner<'a> {
-    pub check: &'a dyn Fn(&Graph, &HashMap<String, usize>, u64),
+    pub check: &'a CheckFn,
     /// Whether the backend holds f64 tensors; if not, graphs with f64 go to `reject`.
     pub f64: bool,
     /// Whether integers are as wide as their dtype (i64 saturation is checked only then).
