@@ -14,9 +14,13 @@ use crate::commands::{symbol_sizes, write_text};
 use crate::error::{CliError, Result};
 use crate::load::load_model;
 
+/// The program in the target's schedule: serial for the CPU, blocks of lanes for WGSL.
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
-    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..LowerOptions::default() })
-        .map_err(|e| CliError::Run(e.to_string()))
+    let base = match args.target {
+        Target::Cpu => LowerOptions::default(),
+        Target::Wgsl => LowerOptions::gpu(irc_runtime::wgpu::MAX_LANES),
+    };
+    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..base }).map_err(|e| CliError::Run(e.to_string()))
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {
