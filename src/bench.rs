@@ -43,10 +43,11 @@ struct Row {
     median_s: f64,
 }
 
-fn measure(w: &Workload, backend: BackendKind, runs: usize) -> Result<Row> {
+fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool) -> Result<Row> {
     let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
     let t = Instant::now();
-    let engine = Engine::new(&w.graph, backend).map_err(err)?;
+    let (graph, _) = crate::opt::maybe_optimize(&w.graph, opt, &Default::default())?;
+    let engine = Engine::new(&graph, backend).map_err(err)?;
     let compile = t.elapsed().as_secs_f64();
     let inputs = random_inputs(&w.graph, &Default::default(), 0).map_err(err)?;
     let params = init_params(&w.graph, 0).map_err(err)?;
@@ -87,7 +88,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
-        let Row { compiled, compile_s: compile, median_s: t } = measure(w, args.backend, args.runs.max(1))?;
+        let Row { compiled, compile_s: compile, median_s: t } =
+            measure(w, args.backend, args.runs.max(1), !args.no_opt)?;
         let floor = w.min_bytes as f64 / bw;
         let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(

@@ -146,7 +146,8 @@ pub struct ModelArgs {
 pub struct CompileArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// What to emit: the graph (ir, json, dot) or its fused kernels (kernels). Default: ir, unless
+    /// What to emit: the graph as given (ir, json, dot), the optimized graph (optimized) or the fused
+    /// kernels of the optimized graph (kernels). Default: ir, unless
     /// --explain or --dump-kernels is given.
     #[arg(long, value_enum)]
     pub emit: Option<Emit>,
@@ -159,7 +160,8 @@ pub struct CompileArgs {
     /// Write each kernel's IR, its target code and a manifest.json into this folder.
     #[arg(long, value_name = "DIR")]
     pub dump_kernels: Option<PathBuf>,
-    /// Print each kernel's source nodes, bytes and flops, and the memory plan.
+    /// Print each kernel's source nodes, bytes and flops, the memory plan, and the optimizer's
+    /// report (rules fired, e-graph size, time, estimated cost before and after).
     #[arg(long)]
     pub explain: bool,
     /// Size of a symbolic dimension for --explain, `SYM=N` (unset ones default to 8).
@@ -168,6 +170,9 @@ pub struct CompileArgs {
     /// Lower without fusion (one kernel per op), for comparison.
     #[arg(long)]
     pub no_fuse: bool,
+    /// Do not run the e-graph optimizer before lowering.
+    #[arg(long)]
+    pub no_opt: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -201,6 +206,9 @@ pub struct RunArgs {
     /// Save outputs: a `.npy` file (one output) or a `.safetensors` file (all outputs by name).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Do not run the e-graph optimizer first.
+    #[arg(long)]
+    pub no_opt: bool,
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +221,9 @@ pub struct BenchArgs {
     /// Timed runs per workload (after two warm-up runs).
     #[arg(long, default_value_t = 10)]
     pub runs: usize,
+    /// Do not run the e-graph optimizer on the workloads.
+    #[arg(long)]
+    pub no_opt: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -239,4 +250,6 @@ pub enum Emit {
     Dot,
     /// The fused kernels, as kernel IR.
     Kernels,
+    /// The graph after the e-graph optimizer, as `.irc` text.
+    Optimized,
 }

@@ -107,7 +107,8 @@ fn run(args: &RunArgs) -> Result<()> {
         Some(p) => irc_runtime::load_safetensors(p).map_err(|e| CliError::Run(e.to_string()))?,
         None => irc_runtime::init_params(&g, args.seed).map_err(|e| CliError::Run(e.to_string()))?,
     };
-    let engine = irc_runtime::Engine::new(&g, args.backend).map_err(|e| CliError::Run(e.to_string()))?;
+    let (exe_graph, _) = crate::opt::maybe_optimize(&g, !args.no_opt, &sizes)?;
+    let engine = irc_runtime::Engine::new(&exe_graph, args.backend).map_err(|e| CliError::Run(e.to_string()))?;
     let outputs = engine.run(&inputs, &params).map_err(|e| CliError::Run(e.to_string()))?;
     for (o, t) in g.outputs().iter().zip(&outputs) {
         let sum = t.data.iter().fold(0.0, |a, v| a + v);

@@ -13,6 +13,7 @@ use crate::cli::{CompileArgs, Emit, Target};
 use crate::commands::{symbol_sizes, write_text};
 use crate::error::{CliError, Result};
 use crate::load::load_model;
+use crate::opt::maybe_optimize;
 
 /// The program in the target's schedule: serial for the CPU, blocks of lanes for WGSL.
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
@@ -31,17 +32,24 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         None => Some(Emit::Ir),
     };
     let needs_program = emit == Some(Emit::Kernels) || args.explain || args.dump_kernels.is_some();
-    let program = if needs_program { Some(lowered(&g, args)?) } else { None };
+    let needs_opt = needs_program || emit == Some(Emit::Optimized);
+    let sizes = symbol_sizes(&g, &args.dims, &HashMap::new())?;
+    let (opt, report) = if needs_opt { maybe_optimize(&g, !args.no_opt, &sizes)? } else { (g.clone(), None) };
+    let program = if needs_program { Some(lowered(&opt, args)?) } else { None };
     if let (Some(dir), Some(p)) = (&args.dump_kernels, &program) {
         dump_kernels(p, args.target, dir)?;
     }
     if let Some(p) = program.as_ref().filter(|_| args.explain) {
-        let sizes = symbol_sizes(&g, &args.dims, &HashMap::new())?;
         print!("{}", explain(p, &sizes));
+        match &report {
+            Some(r) => print!("{r}"),
+            None => println!("optimizer: off (--no-opt)"),
+        }
     }
     let text = match emit {
         None => return Ok(()),
         Some(Emit::Ir) => irc_ir::print(&g),
+        Some(Emit::Optimized) => irc_ir::print(&opt),
         Some(Emit::Json) => g.to_json() + "\n",
         Some(Emit::Dot) => irc_ir::to_dot(&g),
         Some(Emit::Kernels) => print_program(program.as_ref().expect("lowered above")),

@@ -15,6 +15,8 @@ pub enum CliError {
     Run(String),
     #[error("{0}")]
     Usage(String),
+    #[error("optimizer: {0}")]
+    Opt(#[from] irc_passes::opt::OptError),
 }
 
 pub type Result<T> = std::result::Result<T, CliError>;

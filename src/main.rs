@@ -6,6 +6,7 @@ mod commands;
 mod compile;
 mod error;
 mod load;
+mod opt;
 mod report;
 mod search;
 mod train;

@@ -18,9 +18,15 @@ pub struct Workload {
 }
 
 /// Suites by name, with a one-line description.
-pub const SUITES: [(&str, &str); 2] = [
+pub const SUITES: [(&str, &str); 4] = [
     ("cpu", "memory-bound fused ops on 4096x4096, matmul 1024^3, a GPT block forward (d=256, T=256, B=4)"),
     ("cpu-small", "the cpu suite at sizes that run in a moment (for tests)"),
+    (
+        "blocks",
+        "block forwards (d=256, T=256, B=4): GPT, causal linear attention, Monarch FFN, and non-causal linear \
+         attention written naively; for comparing the optimizer on and off",
+    ),
+    ("blocks-small", "the blocks suite at sizes that run in a moment (for tests)"),
 ];
 
 fn f32_bytes(elements: u64) -> u64 {
@@ -67,15 +73,55 @@ fn matmul(n: usize) -> Result<Workload, DslError> {
 }
 
 fn gpt_block(d: usize, t: usize, batch: usize, heads: usize) -> Result<Workload, DslError> {
-    let b = ModelBuilder::new("gpt_block");
-    let x = b.input("x", DType::F32, [batch, t, d]);
     let cfg = BlockConfig { heads, mlp_ratio: 4, act: Activation::Gelu, eps: 1e-5, ..BlockConfig::default() };
-    let y = nn::block("block", &x, &cfg);
+    block("gpt-block forward", "gpt_block", &cfg, (d, t, batch))
+}
+
+/// A pre-norm block of `cfg` on `x f32[batch, t, d]`, costed as the GPT block's dense work (params
+/// 12 d^2, matmuls 2 * bt * 12 d^2, attention 4 * B * T^2 * d), an upper bound for cheaper variants.
+fn block(
+    name: &'static str,
+    graph: &str,
+    cfg: &BlockConfig,
+    (d, t, batch): (usize, usize, usize),
+) -> Result<Workload, DslError> {
+    let b = ModelBuilder::new(graph);
+    let x = b.input("x", DType::F32, [batch, t, d]);
+    let y = nn::block("block", &x, cfg);
     let graph = b.finish(&[("y", &y)])?;
     let (d, t, bt) = (d as u64, t as u64, (batch * t) as u64);
-    // Params 12 d^2; activations in and out; matmuls 2 * bt * 12 d^2 plus attention 2 * 2 * B * T^2 * d.
     let flops = 2 * bt * 12 * d * d + 4 * batch as u64 * t * t * d;
-    Ok(Workload { name: "gpt-block forward", graph, min_bytes: f32_bytes(12 * d * d + 2 * bt * d), flops })
+    Ok(Workload { name, graph, min_bytes: f32_bytes(12 * d * d + 2 * bt * d), flops })
+}
+
+/// Non-causal linear attention as a user writes it first, `(phi(Q) phi(K)^T) V` per head with the
+/// elu + 1 feature map: quadratic in `t` unless the matmuls are reassociated to `phi(Q) (phi(K)^T V)`.
+fn naive_linear_attention((d, t, batch, heads): (usize, usize, usize, usize)) -> Result<Workload, DslError> {
+    let dh = d / heads;
+    let b = ModelBuilder::new("linear_attention");
+    let input = |name| b.input(name, DType::F32, [batch, heads, t, dh]);
+    let (q, k, v) = (input("q"), input("k"), input("v"));
+    let scores = nn::elu_plus_one(&q).matmul(&nn::elu_plus_one(&k).transpose(-1, -2));
+    let graph = b.finish(&[("y", &scores.matmul(&v))])?;
+    let (bh, t, dh) = ((batch * heads) as u64, t as u64, dh as u64);
+    // The reassociated form's work: K^T V and Q (K^T V), 2 * 2 * t * dh^2 per head.
+    Ok(Workload {
+        name: "linear attention (naive)",
+        graph,
+        min_bytes: f32_bytes(4 * bh * t * dh),
+        flops: 4 * bh * t * dh * dh,
+    })
+}
+
+fn blocks((d, t, batch, heads): (usize, usize, usize, usize)) -> Result<Vec<Workload>, DslError> {
+    let base = BlockConfig { heads, mlp_ratio: 4, act: Activation::Gelu, eps: 1e-5, ..BlockConfig::default() };
+    let shape = (d, t, batch);
+    Ok(vec![
+        block("gpt-block forward", "gpt_block", &base, shape)?,
+        block("linear-attention block", "linear_block", &BlockConfig { attn: nn::AttnKind::Linear, ..base }, shape)?,
+        block("monarch-ffn block", "monarch_block", &BlockConfig { mlp: nn::MlpKind::Monarch, ..base }, shape)?,
+        naive_linear_attention((d, t, batch, heads))?,
+    ])
 }
 
 /// The workloads of suite `name`, or `None` for an unknown suite.
@@ -89,6 +135,8 @@ pub fn suite(name: &str) -> Option<Result<Vec<Workload>, DslError>> {
     match name {
         "cpu" => Some(build(4096, 1024, (256, 256, 4, 4))),
         "cpu-small" => Some(build(64, 32, (32, 16, 2, 2))),
+        "blocks" => Some(blocks((256, 256, 4, 4))),
+        "blocks-small" => Some(blocks((32, 16, 2, 2))),
         _ => None,
     }
 }

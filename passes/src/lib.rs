@@ -3,6 +3,7 @@
 pub mod autodiff;
 mod dce;
 mod emit;
+pub mod opt;
 pub mod optim;
 pub mod search;
 

@@ -254,3 +254,22 @@ fn search_rejects_models_without_per_layer_choices() {
     assert!(fails(&["search", "zoo:lm", "--budget", "0"]).contains("at least 1"));
     assert!(fails(&["search", "zoo:lm", "-c", "attn=softmax,linear,gla"]).contains("3 values for 2 layers"));
 }
+
+#[test]
+fn optimizer_reports_and_turns_off() {
+    let explain = ok(&["compile", "zoo:gpt-block", "--explain", "--dim", "B=2", "--dim", "T=16"]);
+    let report = &explain[explain.find("optimizer: rule groups simplify, matmul-assoc").expect(&explain)..];
+    for part in ["e-graph", "iterations", "time", "estimated cost", "permute-permute"] {
+        assert!(report.contains(part), "{report}");
+    }
+    let off = ok(&["compile", "zoo:gpt-block", "--explain", "--no-opt"]);
+    assert!(off.contains("optimizer: off (--no-opt)") && !off.contains("e-graph"), "{off}");
+
+    let optimized = ok(&["compile", "zoo:gpt-tiny", "--emit", "optimized"]);
+    let given = ok(&["compile", "zoo:gpt-tiny", "--emit", "ir"]);
+    assert!(optimized.starts_with("graph") && optimized.lines().count() < given.lines().count());
+
+    let args = ["run", "zoo:gpt-tiny", "--dim", "B=2", "--dim", "T=8", "--backend", "reference"];
+    let (on, off) = (ok(&args), ok(&[&args[..], &["--no-opt"]].concat()));
+    assert_eq!(on, off, "the default rules are exact on gpt-tiny");
+}
