@@ -53,6 +53,7 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool) -> Result
     let params = init_params(&w.graph, 0).map_err(err)?;
     let times = match &engine {
         Engine::Cpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
+        Engine::Wgpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
         Engine::Reference(_) => (0..runs.min(3))
             .map(|_| {
                 let t = Instant::now();

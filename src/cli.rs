@@ -73,7 +73,8 @@ pub struct TrainArgs {
     /// Batches in each validation measurement.
     #[arg(long, default_value_t = 4)]
     pub eval_batches: usize,
-    /// Where to execute: `cpu` (compiled kernels) or `reference` (the interpreter).
+    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter) or `reference`
+    /// (the interpreter).
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Save params and optimizer state here at the end.
@@ -180,6 +181,8 @@ pub enum Target {
     Cpu,
     /// PTX for NVIDIA GPUs (sm_90), from the GPU schedule (docs/PTX.md).
     Ptx,
+    /// WGSL compute shaders (validated with naga), for the wgpu backend.
+    Wgsl,
 }
 
 #[derive(Args, Debug)]
@@ -198,7 +201,8 @@ pub struct RunArgs {
     /// Seed for random inputs and parameters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to execute: `cpu` (compiled kernels) or `reference` (the interpreter).
+    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter) or `reference`
+    /// (the interpreter).
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Save outputs: a `.npy` file (one output) or a `.safetensors` file (all outputs by name).

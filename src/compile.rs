@@ -15,9 +15,14 @@ use crate::error::{CliError, Result};
 use crate::load::load_model;
 use crate::opt::maybe_optimize;
 
+/// The program in the target's schedule: serial for the CPU, blocks of lanes for PTX and WGSL.
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
-    let schedule = if args.target == Target::Ptx { LowerOptions::gpu(256) } else { LowerOptions::default() };
-    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..schedule }).map_err(|e| CliError::Run(e.to_string()))
+    let base = match args.target {
+        Target::Cpu => LowerOptions::default(),
+        Target::Ptx => LowerOptions::gpu(256),
+        Target::Wgsl => LowerOptions::gpu(irc_runtime::wgpu::MAX_LANES),
+    };
+    lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..base }).map_err(|e| CliError::Run(e.to_string()))
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {
@@ -153,6 +158,13 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
                 let ptx = ptx::emit_kernel(k, ptx::Gpu::Sm90).map_err(|e| CliError::Run(e.to_string()))?;
                 let path = dir.join(format!("{stem}.ptx"));
                 std::fs::write(&path, ptx).map_err(io(&path))?;
+                path
+            }
+            Target::Wgsl => {
+                let plan = irc_codegen::wgsl::BindingPlan::per_arg(k);
+                let shader = irc_codegen::wgsl::compile_wgsl(k, &plan).map_err(|e| CliError::Run(e.to_string()))?;
+                let path = dir.join(format!("{stem}.wgsl"));
+                std::fs::write(&path, shader.source).map_err(io(&path))?;
                 path
             }
         };

@@ -6,6 +6,7 @@ pub mod kir;
 pub mod lower;
 pub mod plan;
 pub mod ptx;
+pub mod wgsl;
 
 pub use lower::{LowerError, LowerOptions, lower, lower_with};
 pub use plan::{MemoryPlan, plan_memory, plan_program};

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use irc_codegen::kir::{BufferKind, Program};
 use irc_codegen::plan::ALIGN;
 use irc_codegen::{MemoryPlan, plan_memory};
+use irc_ir::DType;
 
 use crate::RunError;
 use crate::interp::bind::{Bindings, resolve_shape};
@@ -59,7 +60,7 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    fn new(p: &Program, b: &Bindings) -> Result<Layout, RunError> {
+    fn new(p: &Program, b: &Bindings, elem_bytes: impl Fn(DType) -> usize) -> Result<Layout, RunError> {
         let mut shapes = Vec::with_capacity(p.buffers.len());
         let mut bytes = Vec::with_capacity(p.buffers.len());
         for (i, buf) in p.buffers.iter().enumerate() {
@@ -69,7 +70,7 @@ impl Layout {
             };
             // Empty temps get one element of their own too: a kernel may read element 0 of an empty buffer,
             // and that read must not touch bytes another thread writes.
-            bytes.push(shape.iter().product::<usize>().max(1) * buf.dtype.size_bytes());
+            bytes.push(shape.iter().product::<usize>().max(1) * elem_bytes(buf.dtype));
             shapes.push(shape);
         }
         let plan = plan_memory(p, |i| bytes[i]);
@@ -111,14 +112,21 @@ pub(crate) struct LayoutCache {
 const CACHED_LAYOUTS: usize = 32;
 
 impl LayoutCache {
-    pub(crate) fn get(&self, p: &Program, b: &Bindings) -> Result<Arc<Layout>, RunError> {
+    /// The layout for bindings `b`, elements taking `elem_bytes` bytes (fixed per cache: it belongs to one
+    /// executable and its backend).
+    pub(crate) fn get(
+        &self,
+        p: &Program,
+        b: &Bindings,
+        elem_bytes: impl Fn(DType) -> usize,
+    ) -> Result<Arc<Layout>, RunError> {
         let mut key: Key = b.iter().map(|(k, v)| (k.clone(), *v)).collect();
         key.sort_unstable();
         let mut layouts = self.layouts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(l) = layouts.get(&key) {
             return Ok(l.clone());
         }
-        let layout = Arc::new(Layout::new(p, b)?);
+        let layout = Arc::new(Layout::new(p, b, elem_bytes)?);
         if layouts.len() >= CACHED_LAYOUTS {
             layouts.clear();
         }

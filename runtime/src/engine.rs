@@ -1,4 +1,5 @@
-//! One way to run a graph whatever the backend: the reference interpreter, or kernels compiled for the CPU.
+//! One way to run a graph whatever the backend: the reference interpreter, kernels compiled for the CPU,
+//! or WGSL kernels on a WebGPU device.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -7,7 +8,7 @@ use std::str::FromStr;
 use irc_codegen::kir::Program;
 use irc_ir::Graph;
 
-use crate::{CpuBackend, Executable, RunError, Tensor, interpret};
+use crate::{CpuBackend, Executable, RunError, Tensor, WgpuBackend, interpret};
 
 /// Where graphs run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,15 +18,18 @@ pub enum BackendKind {
     /// Fused kernels compiled to native code with Cranelift, threaded over the cores.
     #[default]
     Cpu,
+    /// Fused kernels as WGSL compute shaders on a WebGPU adapter (any GPU, or Mesa's lavapipe on the CPU).
+    Wgpu,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 2] = [BackendKind::Reference, BackendKind::Cpu];
+    pub const ALL: [BackendKind; 3] = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Wgpu];
 
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Reference => "reference",
             BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
         }
     }
 }
@@ -49,6 +53,7 @@ impl FromStr for BackendKind {
 pub enum Engine {
     Reference(Box<Graph>),
     Cpu(Box<Executable<CpuBackend>>),
+    Wgpu(Box<Executable<WgpuBackend>>),
 }
 
 impl Engine {
@@ -57,6 +62,7 @@ impl Engine {
         Ok(match kind {
             BackendKind::Reference => Engine::Reference(Box::new(g.clone())),
             BackendKind::Cpu => Engine::Cpu(Box::new(Executable::compile(g, CpuBackend::default())?)),
+            BackendKind::Wgpu => Engine::Wgpu(Box::new(Executable::compile(g, WgpuBackend::new()?)?)),
         })
     }
 
@@ -69,6 +75,7 @@ impl Engine {
         match self {
             Engine::Reference(g) => interpret(g, inputs, params),
             Engine::Cpu(exe) => exe.run(inputs, params),
+            Engine::Wgpu(exe) => exe.run(inputs, params),
         }
     }
 
@@ -77,6 +84,7 @@ impl Engine {
         match self {
             Engine::Reference(_) => None,
             Engine::Cpu(exe) => Some(exe.program()),
+            Engine::Wgpu(exe) => Some(exe.program()),
         }
     }
 }

@@ -82,18 +82,82 @@ pub struct BufView {
     pub dtype: DType,
 }
 
-/// Compiles and runs kernels. [`Executable`] compiles every kernel of a program once, then launches them
-/// in order for each run.
+/// Compiles and runs kernels on the backend's own memory. [`Executable`] compiles every kernel of a program
+/// once, moves inputs and params into backend buffers, then launches the kernels in order for each run.
+/// Host backends implement [`HostBackend`] instead and get this trait with [`HostMemory`] buffers, which
+/// take over host buffers without copying.
 pub trait KernelBackend {
     type Compiled;
+    /// One allocation of backend memory.
+    type Buffer;
     fn compile(&self, kernel: &Kernel) -> Result<Self::Compiled, RunError>;
+    /// How [`Executable::compile`] lowers graphs for this backend (the serial CPU schedule unless the
+    /// backend runs blocks of lanes).
+    fn lower_options(&self) -> LowerOptions {
+        LowerOptions::default()
+    }
+    /// Bytes an element of `dtype` occupies in backend memory (the arena is laid out with it).
+    fn elem_bytes(&self, dtype: DType) -> usize {
+        dtype.size_bytes()
+    }
+    /// Moves a host buffer's elements into backend memory.
+    fn upload(&self, host: HostBuffer) -> Result<Self::Buffer, RunError>;
+    /// Zeroed memory for `max(numel, 1)` elements of `dtype`.
+    fn alloc(&self, dtype: DType, numel: usize) -> Result<Self::Buffer, RunError>;
+    /// Memory for an arena of `bytes` bytes; its contents are unspecified.
+    fn alloc_arena(&self, bytes: usize) -> Result<Self::Buffer, RunError>;
+    /// The elements of `dtype` at byte `offset` of `buf`, as a tensor of `shape`, once every launch so far
+    /// has finished.
+    fn download(&self, buf: &Self::Buffer, offset: usize, dtype: DType, shape: &[usize]) -> Result<Tensor, RunError>;
     /// Runs every grid point of `kernel`. `args[i]` is kernel.buffers[i]; `sizes[j]` is the value of
-    /// kernel.sizes[j].
+    /// kernel.sizes[j]. A backend may queue the work: later launches, downloads and [`sync`] see its results.
+    ///
+    /// # Safety
+    /// Every argument holds `max(len, 1)` elements of its dtype at its offset for the whole call (and until
+    /// the work finishes), arguments the kernel writes overlap no other argument, and `compiled` came from
+    /// `compile(kernel)`.
+    ///
+    /// [`sync`]: KernelBackend::sync
+    unsafe fn launch(
+        &self,
+        compiled: &Self::Compiled,
+        kernel: &Kernel,
+        args: &[Arg<'_, Self::Buffer>],
+        sizes: &[i64],
+    ) -> Result<(), RunError>;
+    /// Waits until every queued launch has finished.
+    fn sync(&self) -> Result<(), RunError> {
+        Ok(())
+    }
+}
+
+/// One buffer argument of a launch: `len` elements of `dtype` starting at byte `offset` of `mem`.
+#[derive(Debug)]
+pub struct Arg<'a, M> {
+    pub mem: &'a M,
+    pub offset: usize,
+    pub len: usize,
+    pub dtype: DType,
+}
+
+impl<M> Clone for Arg<'_, M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Arg<'_, M> {}
+
+/// A backend whose kernels run on host memory through raw views: the evaluator and the CPU backend.
+pub trait HostBackend {
+    type Compiled;
+    fn compile(&self, kernel: &Kernel) -> Result<Self::Compiled, RunError>;
+    /// Runs every grid point of `kernel` on `args` (as [`KernelBackend::launch`]).
     ///
     /// # Safety
     /// Every view is valid for its `max(len, 1)` elements of its dtype for the whole call, views of
     /// buffers the kernel writes alias nothing else, and `compiled` came from `compile(kernel)`.
-    unsafe fn launch(
+    unsafe fn launch_views(
         &self,
         compiled: &Self::Compiled,
         kernel: &Kernel,
@@ -102,19 +166,101 @@ pub trait KernelBackend {
     ) -> Result<(), RunError>;
 }
 
+/// Host memory as a backend buffer: a host buffer taken over as is, or an arena.
+pub struct HostMemory {
+    /// The first byte, taken when the owner was uniquely borrowed; the owner's heap data never moves.
+    ptr: *mut u8,
+    bytes: usize,
+    _owner: HostOwner,
+}
+
+/// Held only to keep the memory alive: it is accessed through `HostMemory::ptr`.
+#[allow(dead_code)]
+enum HostOwner {
+    Buffer(HostBuffer),
+    Arena(Arena),
+}
+
+// SAFETY: `HostMemory` owns its allocation like the `Vec` inside it; the raw pointer is only written
+// through by launches, whose contract excludes concurrent access to written buffers.
+unsafe impl Send for HostMemory {}
+// SAFETY: as above: shared references only read, except launches under their contract.
+unsafe impl Sync for HostMemory {}
+
+impl HostMemory {
+    pub fn from_buffer(mut h: HostBuffer) -> HostMemory {
+        let (ptr, bytes) = (h.words.as_mut_ptr().cast(), h.words.len() * 16);
+        HostMemory { ptr, bytes, _owner: HostOwner::Buffer(h) }
+    }
+
+    fn arena(bytes: usize) -> HostMemory {
+        let mut arena = Arena::new(bytes);
+        let (ptr, bytes) = (arena.base(), arena.bytes().len());
+        HostMemory { ptr, bytes, _owner: HostOwner::Arena(arena) }
+    }
+
+    /// The memory's bytes from `offset` on.
+    fn bytes_from(&self, offset: usize) -> &[u8] {
+        // SAFETY: `ptr` points to `bytes` initialized bytes owned by `self`; no launch runs while a
+        // download borrows them (launches finish before `launch` returns).
+        unsafe { std::slice::from_raw_parts(self.ptr.add(offset.min(self.bytes)), self.bytes.saturating_sub(offset)) }
+    }
+}
+
+impl<H: HostBackend> KernelBackend for H {
+    type Compiled = H::Compiled;
+    type Buffer = HostMemory;
+
+    fn compile(&self, kernel: &Kernel) -> Result<H::Compiled, RunError> {
+        HostBackend::compile(self, kernel)
+    }
+
+    fn upload(&self, host: HostBuffer) -> Result<HostMemory, RunError> {
+        Ok(HostMemory::from_buffer(host))
+    }
+
+    fn alloc(&self, dtype: DType, numel: usize) -> Result<HostMemory, RunError> {
+        Ok(HostMemory::from_buffer(HostBuffer::zeros(dtype, vec![numel])))
+    }
+
+    fn alloc_arena(&self, bytes: usize) -> Result<HostMemory, RunError> {
+        Ok(HostMemory::arena(bytes))
+    }
+
+    fn download(&self, buf: &HostMemory, offset: usize, dtype: DType, shape: &[usize]) -> Result<Tensor, RunError> {
+        Ok(tensor_of(dtype, shape, buf.bytes_from(offset)))
+    }
+
+    unsafe fn launch(
+        &self,
+        compiled: &H::Compiled,
+        kernel: &Kernel,
+        args: &[Arg<'_, HostMemory>],
+        sizes: &[i64],
+    ) -> Result<(), RunError> {
+        // SAFETY: the caller guarantees each argument lies inside its memory.
+        let views: Vec<BufView> = args
+            .iter()
+            .map(|a| BufView { ptr: unsafe { a.mem.ptr.add(a.offset) }, len: a.len, dtype: a.dtype })
+            .collect();
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.launch_views(compiled, kernel, &views, sizes) }
+    }
+}
+
 /// Runs kernels with the kernel-IR evaluator (`irc_codegen::kir::eval_kernel`): slow, bounds- and
 /// race-checked, the reference for every other backend.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EvalBackend;
 
-impl KernelBackend for EvalBackend {
+impl HostBackend for EvalBackend {
     type Compiled = ();
 
     fn compile(&self, _: &Kernel) -> Result<(), RunError> {
         Ok(())
     }
 
-    unsafe fn launch(&self, _: &(), kernel: &Kernel, args: &[BufView], sizes: &[i64]) -> Result<(), RunError> {
+    unsafe fn launch_views(&self, _: &(), kernel: &Kernel, args: &[BufView], sizes: &[i64]) -> Result<(), RunError> {
         let mut mem: Vec<&mut [u8]> = args
             .iter()
             .map(|v| {
@@ -146,6 +292,13 @@ struct IndexCheck {
     at: String,
 }
 
+impl<M> Resident<M> {
+    fn upload<B: KernelBackend<Buffer = M>>(backend: &B, h: HostBuffer) -> Result<Resident<M>, RunError> {
+        let meta = h.meta();
+        Ok(Resident { meta, mem: backend.upload(h)? })
+    }
+}
+
 /// The elements in `bytes` as a tensor of `shape`.
 fn tensor_of(dtype: DType, shape: &[usize], bytes: &[u8]) -> Tensor {
     let n: usize = shape.iter().product();
@@ -164,19 +317,27 @@ pub enum Allocation {
 }
 
 /// Where a program buffer's memory comes from during a run.
-enum Slot<'a> {
+enum Slot<'a, M> {
     Unallocated,
-    Owned(HostBuffer),
-    Borrowed(&'a HostBuffer),
+    /// Memory of this run, holding a tensor of this shape.
+    Owned(M, Vec<usize>),
+    /// Memory of the executable (resident params, constants), read-only, of this many elements.
+    Borrowed(&'a M, usize),
     /// A temp at this byte offset of the run's arena.
     Arena(usize),
     Freed,
 }
 
 /// A run's memory: the buffers' slots and, with [`Allocation::Arena`], the arena and its layout.
-struct Memory<'a> {
-    slots: Vec<Slot<'a>>,
-    arena: Option<(Arc<Layout>, Arena)>,
+struct Memory<'a, M> {
+    slots: Vec<Slot<'a, M>>,
+    arena: Option<(Arc<Layout>, M)>,
+}
+
+/// A buffer the executable keeps in backend memory between runs.
+struct Resident<M> {
+    meta: Meta,
+    mem: M,
 }
 
 /// A graph lowered to kernels and compiled by backend `B`, ready to run many times.
@@ -186,9 +347,9 @@ pub struct Executable<B: KernelBackend> {
     backend: B,
     compiled: Vec<B::Compiled>,
     /// Literal data, per program buffer.
-    constants: Vec<Option<HostBuffer>>,
+    constants: Vec<Option<Resident<B::Buffer>>>,
     /// Params kept between runs (see [`Executable::set_params`]).
-    resident: HashMap<String, HostBuffer>,
+    resident: HashMap<String, Resident<B::Buffer>>,
     /// Temps to free after each launch (after their last reader), with [`Allocation::PerBuffer`].
     frees: Vec<Vec<usize>>,
     /// Each temp's inclusive launch interval (for the arena's debug check).
@@ -199,9 +360,10 @@ pub struct Executable<B: KernelBackend> {
 }
 
 impl<B: KernelBackend> Executable<B> {
-    /// Lowers `g` (with fusion) and compiles each of its kernels once.
+    /// Lowers `g` (with fusion, in the backend's schedule) and compiles each of its kernels once.
     pub fn compile(g: &Graph, backend: B) -> Result<Executable<B>, RunError> {
-        Executable::compile_with(g, backend, &LowerOptions::default())
+        let opts = backend.lower_options();
+        Executable::compile_with(g, backend, &opts)
     }
 
     /// [`Executable::compile`] with lowering options.
@@ -227,11 +389,12 @@ impl<B: KernelBackend> Executable<B> {
             .iter()
             .map(|b| match (&b.kind, b.shape.as_static()) {
                 (BufferKind::Constant(data), Some(shape)) => {
-                    Some(HostBuffer::from_tensor(&Tensor::new(b.dtype, shape, data.clone())))
+                    Resident::upload(&backend, HostBuffer::from_tensor(&Tensor::new(b.dtype, shape, data.clone())))
+                        .map(Some)
                 }
-                _ => None,
+                _ => Ok(None),
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let frees = last_uses(&program);
         let lifetimes = lifetimes(&program);
         let index_checks = index_checks(g);
@@ -263,7 +426,7 @@ impl<B: KernelBackend> Executable<B> {
         params: &HashMap<String, Tensor>,
     ) -> Result<MemoryPlan, RunError> {
         let b = self.bind(inputs, params)?;
-        Ok(self.layouts.get(&self.program, &b)?.plan.clone())
+        Ok(self.layout(&b)?.plan.clone())
     }
 
     pub fn program(&self) -> &Program {
@@ -274,12 +437,33 @@ impl<B: KernelBackend> Executable<B> {
         &self.backend
     }
 
-    /// Keeps `params` resident for later runs (names the graph does not declare are ignored). A run uses
-    /// a param passed to [`Executable::run`] if there is one, else the resident one.
+    /// Keeps `params` resident for later runs, in backend memory (names the graph does not declare are
+    /// ignored). A run uses a param passed to [`Executable::run`] if there is one, else the resident one.
+    /// Fails only if the backend cannot hold a param (then no param is changed).
+    pub fn try_set_params(&mut self, params: &HashMap<String, Tensor>) -> Result<(), RunError> {
+        let mut uploaded = Vec::new();
+        for (_, name, _) in self.graph.params() {
+            if let Some(t) = params.get(name) {
+                uploaded.push((name.to_string(), Resident::upload(&self.backend, HostBuffer::from_tensor(t))?));
+            }
+        }
+        self.resident.extend(uploaded);
+        Ok(())
+    }
+
+    /// [`Executable::try_set_params`] for backends whose memory holds any tensor (host backends); a param
+    /// the backend rejects is left out, and the run that needs it reports it missing.
     pub fn set_params(&mut self, params: &HashMap<String, Tensor>) {
         for (_, name, _) in self.graph.params() {
             if let Some(t) = params.get(name) {
-                self.resident.insert(name.to_string(), HostBuffer::from_tensor(t));
+                match Resident::upload(&self.backend, HostBuffer::from_tensor(t)) {
+                    Ok(r) => {
+                        self.resident.insert(name.to_string(), r);
+                    }
+                    Err(_) => {
+                        self.resident.remove(name);
+                    }
+                }
             }
         }
     }
@@ -297,14 +481,15 @@ impl<B: KernelBackend> Executable<B> {
         self.program
             .outputs
             .iter()
-            .map(|(name, buf)| match (&mem.slots[*buf], &mem.arena) {
-                (Slot::Owned(h), _) => Ok(h.to_tensor()),
-                (Slot::Borrowed(h), _) => Ok(h.to_tensor()),
-                (Slot::Arena(offset), Some((layout, arena))) => {
-                    let dtype = self.program.buffers[*buf].dtype;
-                    Ok(tensor_of(dtype, &layout.shapes[*buf], &arena.bytes()[*offset..]))
+            .map(|(name, buf)| {
+                let dtype = self.program.buffers[*buf].dtype;
+                match (&mem.slots[*buf], &mem.arena) {
+                    (Slot::Owned(m, shape), _) => self.backend.download(m, 0, dtype, shape),
+                    (Slot::Arena(offset), Some((layout, arena))) => {
+                        self.backend.download(arena, *offset, dtype, &layout.shapes[*buf])
+                    }
+                    _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
                 }
-                _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
             })
             .collect()
     }
@@ -324,6 +509,7 @@ impl<B: KernelBackend> Executable<B> {
         for i in 0..warmup + runs {
             let start = std::time::Instant::now();
             self.launch_all(&mut mem, &b, false)?;
+            self.backend.sync()?;
             if i >= warmup {
                 times.push(start.elapsed().as_secs_f64());
             }
@@ -334,7 +520,7 @@ impl<B: KernelBackend> Executable<B> {
     /// Binds sizes and checks inputs and params.
     fn bind(&self, inputs: &HashMap<String, Tensor>, params: &HashMap<String, Tensor>) -> Result<Bindings, RunError> {
         let meta =
-            |name: &str| params.get(name).map(Meta::from).or_else(|| self.resident.get(name).map(HostBuffer::meta));
+            |name: &str| params.get(name).map(Meta::from).or_else(|| self.resident.get(name).map(|r| r.meta.clone()));
         let b = bind_with(&self.graph, inputs, meta)?;
         check_shapes(&self.graph, &b)?;
         self.check_indices(inputs, &b)?;
@@ -347,70 +533,81 @@ impl<B: KernelBackend> Executable<B> {
         &'a self,
         inputs: &HashMap<String, Tensor>,
         params: &HashMap<String, Tensor>,
-    ) -> Result<(Bindings, Memory<'a>), RunError> {
+    ) -> Result<(Bindings, Memory<'a, B::Buffer>), RunError> {
         let b = self.bind(inputs, params)?;
         let layout = match self.allocation {
-            Allocation::Arena => Some(self.layouts.get(&self.program, &b)?),
+            Allocation::Arena => Some(self.layout(&b)?),
             Allocation::PerBuffer => None,
         };
+        let upload = |t: &Tensor| -> Result<Slot<'a, B::Buffer>, RunError> {
+            Ok(Slot::Owned(self.backend.upload(HostBuffer::from_tensor(t))?, t.shape.clone()))
+        };
+        let borrow = |r: &'a Resident<B::Buffer>| Slot::Borrowed(&r.mem, r.meta.len);
         let slots = self
             .program
             .buffers
             .iter()
             .enumerate()
             .map(|(i, buf)| match &buf.kind {
-                BufferKind::Input(n) => Slot::Owned(HostBuffer::from_tensor(&inputs[n])),
+                BufferKind::Input(n) => upload(&inputs[n]),
                 BufferKind::Param(n) => match params.get(n) {
-                    Some(t) => Slot::Owned(HostBuffer::from_tensor(t)),
-                    None => Slot::Borrowed(&self.resident[n]),
+                    Some(t) => upload(t),
+                    None => Ok(borrow(&self.resident[n])),
                 },
-                BufferKind::Constant(_) => self.constants[i].as_ref().map_or(Slot::Unallocated, Slot::Borrowed),
-                BufferKind::Temp => match layout.as_ref().and_then(|l| l.plan.offsets[i]) {
+                BufferKind::Constant(_) => Ok(self.constants[i].as_ref().map_or(Slot::Unallocated, borrow)),
+                BufferKind::Temp => Ok(match layout.as_ref().and_then(|l| l.plan.offsets[i]) {
                     Some(offset) => Slot::Arena(offset),
                     None => Slot::Unallocated,
-                },
+                }),
             })
-            .collect();
-        let arena = layout.map(|l| {
-            let arena = Arena::new(l.plan.arena_bytes);
-            (l, arena)
-        });
+            .collect::<Result<_, _>>()?;
+        let arena = match layout {
+            Some(l) => {
+                let arena = self.backend.alloc_arena(l.plan.arena_bytes)?;
+                Some((l, arena))
+            }
+            None => None,
+        };
         Ok((b, Memory { slots, arena }))
+    }
+
+    /// The arena layout for bindings `b`, in the backend's element sizes.
+    fn layout(&self, b: &Bindings) -> Result<Arc<Layout>, RunError> {
+        self.layouts.get(&self.program, b, |d| self.backend.elem_bytes(d))
     }
 
     /// Launches every kernel in order, allocating temps outside the arena on first use; with `free`, each
     /// such temp is dropped after its last reader.
-    fn launch_all(&self, mem: &mut Memory, b: &Bindings, free: bool) -> Result<(), RunError> {
+    fn launch_all(&self, mem: &mut Memory<B::Buffer>, b: &Bindings, free: bool) -> Result<(), RunError> {
         let slots = &mut mem.slots;
-        let arena_base = mem.arena.as_mut().map(|(_, arena)| arena.base());
         for (li, launch) in self.program.launches.iter().enumerate() {
             let kernel = &self.program.kernels[launch.kernel];
             if let (true, Some((layout, _))) = (cfg!(debug_assertions), &mem.arena) {
                 layout.check_launch(li, &launch.args, &self.lifetimes);
             }
-            let mut views = Vec::with_capacity(launch.args.len());
             for &a in &launch.args {
                 if matches!(slots[a], Slot::Unallocated) {
                     let buf = &self.program.buffers[a];
                     let shape = resolve_shape(&buf.shape, b, &format!("buffer of kernel `{}`", kernel.name))?;
-                    slots[a] = Slot::Owned(HostBuffer::zeros(buf.dtype, shape));
+                    let mem = self.backend.alloc(buf.dtype, shape.iter().product())?;
+                    slots[a] = Slot::Owned(mem, shape);
                 }
-                views.push(match &mut slots[a] {
-                    Slot::Owned(h) => h.view(),
+            }
+            let mut args = Vec::with_capacity(launch.args.len());
+            for &a in &launch.args {
+                let dtype = self.program.buffers[a].dtype;
+                args.push(match &slots[a] {
+                    Slot::Owned(m, shape) => Arg { mem: m, offset: 0, len: shape.iter().product(), dtype },
                     // Borrowed buffers are inputs of the program, which kernels only read (checked in `compile`).
-                    Slot::Borrowed(h) => {
-                        BufView { ptr: h.words.as_ptr().cast_mut().cast(), len: h.numel(), dtype: h.dtype }
-                    }
+                    Slot::Borrowed(m, len) => Arg { mem: *m, offset: 0, len: *len, dtype },
+                    // The layout placed `max(len, 1)` elements of this buffer at `offset`, inside the arena's
+                    // `arena_bytes` and 64-byte aligned. Temps share bytes only if their lifetimes (inclusive
+                    // launch intervals) do not intersect, so during this launch the argument overlaps no other
+                    // live buffer (checked above in debug builds), and what it holds was written by its
+                    // producer after every earlier user of those bytes had run.
                     Slot::Arena(offset) => {
-                        let (layout, base) = (&mem.arena.as_ref().expect("arena slot").0, arena_base.expect("arena"));
-                        // SAFETY: the layout placed `max(len, 1)` elements of this buffer at `offset`, inside the
-                        // arena's `arena_bytes` and 64-byte aligned. Temps share bytes only if their lifetimes
-                        // (inclusive launch intervals) do not intersect, so during this launch the view aliases
-                        // no other live buffer (checked above in debug builds), and what it holds was written
-                        // by its producer after every earlier user of those bytes had run.
-                        let ptr = unsafe { base.add(*offset) };
-                        let len = layout.shapes[a].iter().product();
-                        BufView { ptr, len, dtype: self.program.buffers[a].dtype }
+                        let (layout, arena) = mem.arena.as_ref().expect("arena slot");
+                        Arg { mem: arena, offset: *offset, len: layout.shapes[a].iter().product(), dtype }
                     }
                     _ => return Err(RunError::Lower(format!("kernel `{}` reads a freed buffer", kernel.name))),
                 });
@@ -419,7 +616,7 @@ impl<B: KernelBackend> Executable<B> {
             // SAFETY: each view points into a distinct live buffer (or disjoint arena range, see above) of its
             // program buffer's dtype and bound shape; the kernel writes only temps, which nothing else
             // references during the launch.
-            unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &views, &sizes)? };
+            unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &args, &sizes)? };
             if free {
                 for &f in &self.frees[li] {
                     slots[f] = Slot::Freed;

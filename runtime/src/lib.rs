@@ -12,6 +12,7 @@ mod interp;
 mod rng;
 mod tensor;
 mod train;
+pub mod wgpu;
 
 pub use cpu::{CpuBackend, MIN_WORK_PER_THREAD};
 pub use data::{
@@ -19,7 +20,7 @@ pub use data::{
     unigram_entropy,
 };
 pub use engine::{BackendKind, Engine};
-pub use exec::{Allocation, BufView, EvalBackend, Executable, HostBuffer, KernelBackend};
+pub use exec::{Allocation, Arg, BufView, EvalBackend, Executable, HostBackend, HostBuffer, HostMemory, KernelBackend};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
@@ -28,3 +29,4 @@ pub use interp::{RunError, interpret};
 pub use rng::{Rng, init_params, random_tensor};
 pub use tensor::{Tensor, round_to, strides};
 pub use train::{STEP_KEY, Schedule, TrainError, Trainer};
+pub use wgpu::{WgpuBackend, WgpuError, WgpuOptions};

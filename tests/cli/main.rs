@@ -192,6 +192,19 @@ fn compile_shows_and_dumps_kernels() {
         assert!(clif.contains("function"), "{clif}");
         assert!(k["bytes"].is_string() && k["flops"].is_string());
     }
+
+    // WGSL shaders in the GPU schedule: the matmuls run as workgroups through workgroup memory.
+    let dir = temp("dump-wgsl");
+    ok(&["compile", "zoo:mlp", "--target", "wgsl", "--dump-kernels", s(&dir)]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["target"], "wgsl");
+    for k in manifest["kernels"].as_array().unwrap() {
+        let path = k["target_code"].as_str().unwrap();
+        let wgsl = std::fs::read_to_string(dir.join(path)).unwrap();
+        assert!(path.ends_with(".wgsl") && wgsl.contains("@compute @workgroup_size("), "{wgsl}");
+        assert!(wgsl.contains("var<workgroup>") && wgsl.contains("workgroupBarrier();"), "{wgsl}");
+    }
 }
 
 #[test]

@@ -1,10 +1,13 @@
 //! The training step graphs against hand-written optimizer updates, and checkpoint resume.
 
+mod lower_common;
+
 use std::collections::HashMap;
 
 use irc_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, TensorType};
 use irc_passes::Optimizer;
-use irc_runtime::{Rng, Schedule, Tensor, Trainer};
+use irc_runtime::{Schedule, Tensor, Trainer};
+use lower_common::training::{batch, tiny_gpt};
 
 /// `loss = sum(a * wa) + sum(b * wb)` with fixed `wa`, `wb`: the gradients are exactly `wa` and `wb`.
 /// `a` is a matrix (weight decay applies), `b` a vector (it does not).
@@ -99,29 +102,6 @@ fn schedule_warms_up_then_decays() {
     assert!(close(s.lr(60), 0.55));
     assert!(close(s.lr(110), 0.1));
     assert!(close(s.lr(500), 0.1));
-}
-
-fn tiny_gpt() -> Graph {
-    let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
-    let config = [
-        kv("loss", "true"),
-        kv("d", "16"),
-        kv("heads", "2"),
-        kv("layers", "1"),
-        kv("vocab", "32"),
-        kv("max_seq", "16"),
-    ];
-    irc_frontends::build("gpt-tiny", &config).unwrap()
-}
-
-fn batch(step: u64) -> HashMap<String, Tensor> {
-    let mut rng = Rng::new(1000 + step);
-    let tokens: Vec<f64> = (0..2 * 9).map(|_| rng.below(32) as f64).collect();
-    let cut = |off: usize| -> Vec<f64> { (0..2).flat_map(|b| tokens[b * 9 + off..b * 9 + off + 8].to_vec()).collect() };
-    HashMap::from([
-        ("tokens".to_string(), Tensor::new(DType::I32, vec![2, 8], cut(0))),
-        ("targets".to_string(), Tensor::new(DType::I32, vec![2, 8], cut(1))),
-    ])
 }
 
 #[test]

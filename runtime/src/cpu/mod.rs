@@ -14,7 +14,7 @@ use irc_codegen::cranelift::{CodegenError, CompileOptions, CompiledKernel, compi
 use irc_codegen::kir::Kernel;
 
 use crate::RunError;
-use crate::exec::{BufView, KernelBackend};
+use crate::exec::{BufView, HostBackend};
 
 /// Estimated work units (see `cost.rs`; about 0.05 ns each) a thread must get for spawning it to pay.
 /// Measured on the 2-core development VM: a scoped spawn and join costs about 50 µs, and a second thread
@@ -111,7 +111,7 @@ impl CpuBackend {
     }
 }
 
-impl KernelBackend for CpuBackend {
+impl HostBackend for CpuBackend {
     type Compiled = CompiledKernel;
 
     fn compile(&self, kernel: &Kernel) -> Result<CompiledKernel, RunError> {
@@ -119,7 +119,7 @@ impl KernelBackend for CpuBackend {
     }
 
     /// Checks the views against the kernel's buffers (count and dtypes), then launches.
-    unsafe fn launch(
+    unsafe fn launch_views(
         &self,
         compiled: &CompiledKernel,
         kernel: &Kernel,

@@ -7,7 +7,7 @@ use irc_codegen::kir::{Access, BinOp, BufferArg, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
 use super::{CpuBackend, chunks, row_chunks};
-use crate::exec::{EvalBackend, Executable, HostBuffer, KernelBackend};
+use crate::exec::{EvalBackend, Executable, HostBackend, HostBuffer};
 use crate::{Rng, Tensor, init_params, random_inputs};
 
 fn buffer(k: &mut Kernel, name: &str, dtype: DType, access: Access) -> usize {
@@ -69,12 +69,12 @@ fn random_buffer(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> HostBuffer {
 }
 
 /// Launches `k` on copies of `bufs` with `backend`; returns the buffers after.
-fn launch<B: KernelBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
+fn launch<B: HostBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
     let compiled = backend.compile(k).unwrap();
     let mut bufs = bufs.to_vec();
     let views: Vec<_> = bufs.iter_mut().map(HostBuffer::view).collect();
     // SAFETY: each view is a distinct live buffer sized for the kernel at these sizes.
-    unsafe { backend.launch(&compiled, k, &views, sizes) }.unwrap();
+    unsafe { backend.launch_views(&compiled, k, &views, sizes) }.unwrap();
     bufs
 }
 
@@ -169,13 +169,13 @@ fn mismatched_views_are_errors() {
     let mut x = HostBuffer::zeros(DType::F32, vec![4]);
     let mut wrong = HostBuffer::zeros(DType::F32, vec![4]);
     // SAFETY: the launch is rejected before any view is used.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[4]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view(), wrong.view()], &[4]) }.unwrap_err();
     assert!(err.to_string().contains("buffer `out` is f32, expected f16"), "{err}");
     // SAFETY: as above.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view()], &[4]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view()], &[4]) }.unwrap_err();
     assert!(err.to_string().contains("expected 2 buffer arguments, got 1"), "{err}");
     // SAFETY: as above.
-    let err = unsafe { backend.launch(&compiled, &k, &[x.view(), wrong.view()], &[]) }.unwrap_err();
+    let err = unsafe { backend.launch_views(&compiled, &k, &[x.view(), wrong.view()], &[]) }.unwrap_err();
     assert!(err.to_string().contains("exp_f16"), "{err}");
 }
 

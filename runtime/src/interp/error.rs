@@ -40,4 +40,7 @@ pub enum RunError {
     /// A kernel backend failed to compile or run a kernel; the message names the kernel.
     #[error("backend: {0}")]
     Backend(String),
+    /// The wgpu backend could not start, compile or run (no adapter, a device limit, unsupported data).
+    #[error("wgpu backend: {0}")]
+    Wgpu(#[from] crate::wgpu::WgpuError),
 }

@@ -11,11 +11,17 @@
 #![allow(dead_code)] // each test file uses part of this module
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use irc_codegen::LowerOptions;
 use irc_ir::{DType, Graph, Node, Op, TensorType};
-use irc_runtime::{EvalBackend, Executable, KernelBackend, RunError, Tensor, init_params, interpret, random_inputs};
+use irc_runtime::{
+    EvalBackend, Executable, KernelBackend, RunError, Tensor, WgpuBackend, init_params, interpret, random_inputs,
+};
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
+
+pub mod ops;
+pub mod training;
 
 pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -94,16 +100,16 @@ pub fn compare_on<B: KernelBackend>(
 }
 
 /// Random data for `g` under `sizes`, compared on `backend` with fusion on and off.
-pub fn compare_with<B: KernelBackend + Copy>(
+pub fn compare_with<B: KernelBackend + Clone>(
     backend: B,
     g: &Graph,
     sizes: &HashMap<String, usize>,
     seed: u64,
 ) -> Result<(), String> {
+    let opts = backend.lower_options();
     let (inputs, params) = data(g, sizes, seed);
-    compare_on(backend, g, &inputs, &params, &LowerOptions::default())?;
-    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false, ..LowerOptions::default() })
-        .map_err(|e| format!("unfused: {e}"))
+    compare_on(backend.clone(), g, &inputs, &params, &opts)?;
+    compare_on(backend, g, &inputs, &params, &LowerOptions { fuse: false, ..opts }).map_err(|e| format!("unfused: {e}"))
 }
 
 /// Random data for `g` under `sizes`, lowered with `opts` and run by the kernel-IR evaluator.
@@ -130,10 +136,11 @@ pub fn compare(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<(
 
 /// Panics with the graph and the kernels when [`compare_with`] fails.
 #[track_caller]
-pub fn check_on<B: KernelBackend + Copy>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
-    if let Err(e) = compare_with(backend, g, sizes, seed) {
-        let kernels =
-            irc_codegen::lower(g).map(|p| irc_codegen::kir::print_program(&p)).unwrap_or_else(|e| e.to_string());
+pub fn check_on<B: KernelBackend + Clone>(backend: B, g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
+    if let Err(e) = compare_with(backend.clone(), g, sizes, seed) {
+        let kernels = irc_codegen::lower_with(g, &backend.lower_options())
+            .map(|p| irc_codegen::kir::print_program(&p))
+            .unwrap_or_else(|e| e.to_string());
         panic!("{e}\n\ngraph:\n{}\nkernels:\n{kernels}", irc_ir::print(g));
     }
 }
@@ -144,14 +151,37 @@ pub fn check(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) {
     check_on(EvalBackend, g, sizes, seed);
 }
 
+/// The shared wgpu backend of a test binary (opening a device costs tens of milliseconds), or `None`
+/// with a notice when no adapter exists, unless `IRC_REQUIRE_WGPU` is set: then a missing adapter
+/// fails the test.
+pub fn wgpu() -> Option<WgpuBackend> {
+    static BACKEND: OnceLock<Result<WgpuBackend, String>> = OnceLock::new();
+    match BACKEND.get_or_init(|| WgpuBackend::new().map_err(|e| e.to_string())) {
+        Ok(b) => Some(b.clone()),
+        Err(e) if std::env::var_os("IRC_REQUIRE_WGPU").is_some() => panic!("IRC_REQUIRE_WGPU is set: {e}"),
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
 /// `n` random graphs of `cfg` from fixed seeds, floats widened to f64, each with symbol bindings of at
 /// least `MIN_BINDING` and its seed.
 pub fn random_graphs(cfg: &GenConfig, n: u64) -> impl Iterator<Item = (Graph, HashMap<String, usize>, u64)> + '_ {
-    (0..n).map(move |seed| {
+    random_graphs_from(cfg, 0..n).map(|(g, b, seed)| (to_f64(&g), b, seed))
+}
+
+/// The random graphs of `cfg` from `seeds`, in their own dtypes (f32 floats), with bindings and seed.
+pub fn random_graphs_from(
+    cfg: &GenConfig,
+    seeds: std::ops::Range<u64>,
+) -> impl Iterator<Item = (Graph, HashMap<String, usize>, u64)> + '_ {
+    seeds.map(move |seed| {
         let mut rng = Rng::new(seed);
         let len = 1 + rng.below(cfg.max_nodes);
         let choices: Vec<(Choice, u64)> = (0..len).map(|_| (*rng.pick(&Choice::ALL), rng.next_u64())).collect();
-        (to_f64(&build_graph(cfg, &choices)), bindings(&mut rng), seed)
+        (build_graph(cfg, &choices), bindings(&mut rng), seed)
     })
 }
 
@@ -164,7 +194,12 @@ pub fn bindings(rng: &mut Rng) -> HashMap<String, usize> {
 
 /// `g` with every float dtype replaced by f64 (so differential checks of random graphs are exact).
 pub fn to_f64(g: &Graph) -> Graph {
-    let f = |d: DType| if d.is_float() { DType::F64 } else { d };
+    with_floats(g, DType::F64)
+}
+
+/// `g` with every float dtype replaced by `float`.
+pub fn with_floats(g: &Graph, float: DType) -> Graph {
+    let f = |d: DType| if d.is_float() { float } else { d };
     let ty = |t: &TensorType| TensorType::new(f(t.dtype), t.shape.clone());
     let nodes = g
         .nodes()
@@ -182,5 +217,5 @@ pub fn to_f64(g: &Graph) -> Graph {
             Node { op, inputs: n.inputs.clone(), ty: ty(&n.ty) }
         })
         .collect();
-    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in f64")
+    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in another float dtype")
 }

@@ -1,0 +1,25 @@
+//! Every primitive op (the cases of `lower_common/ops.rs`) on the wgpu backend against the interpreter,
+//! in the GPU schedule, fused and unfused. Graphs with f64 must fail with the backend's clear error; i64
+//! saturation is not checked (the device holds i64 as i32).
+
+mod lower_common;
+
+use irc_runtime::{Executable, RunError, WgpuError};
+use lower_common::ops::{Runner, op_tests};
+use lower_common::{check_on, wgpu};
+
+fn check(g: &irc_ir::Graph, sizes: &std::collections::HashMap<String, usize>, seed: u64) {
+    check_on(wgpu().expect("the runner exists only with an adapter"), g, sizes, seed);
+}
+
+fn reject(g: &irc_ir::Graph) {
+    match Executable::compile(g, wgpu().expect("adapter")) {
+        Err(RunError::Wgpu(WgpuError::Codegen(e))) => {
+            assert!(e.to_string().contains("not supported by the wgpu backend: f64"), "{e}")
+        }
+        Err(e) => panic!("f64 graph: unexpected error {e}"),
+        Ok(_) => panic!("f64 graph compiled for wgpu:\n{}", irc_ir::print(g)),
+    }
+}
+
+op_tests!(wgpu().map(|_| Runner { check: &check, f64: false, wide_ints: false, reject: &reject }));
