@@ -8,6 +8,7 @@ mod graph;
 mod infer;
 mod json_float;
 mod op;
+mod rng;
 mod shape;
 pub mod text;
 
@@ -17,5 +18,6 @@ pub use error::IrError;
 pub use graph::{Graph, Node, NodeId, Output};
 pub use infer::{broadcast_shapes, infer_type};
 pub use op::{BINARY_NAMES, BinaryOp, Init, Op, REDUCE_NAMES, ReduceOp, UNARY_NAMES, UnaryOp};
+pub use rng::Rng;
 pub use shape::{Dim, Shape, TensorType, is_symbol_name};
 pub use text::{ParseError, parse, print};

@@ -192,7 +192,7 @@ impl Corpus {
         let data = self.split(split);
         let positions = self.check(split, batch, seq)?;
         let mut rng = Rng::new(batch_seed(seed, step, split));
-        let starts: Vec<usize> = (0..batch).map(|_| rng.below(positions as u64) as usize).collect();
+        let starts: Vec<usize> = (0..batch).map(|_| rng.below(positions)).collect();
         Ok(windows(data, &starts, seq))
     }
 

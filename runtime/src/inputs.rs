@@ -56,7 +56,7 @@ pub fn random_inputs(
         let t = match bounds.get(name) {
             Some(&n) => {
                 let count = shape.iter().product();
-                let data = (0..count).map(|_| rng.below(n.max(1) as u64) as f64).collect();
+                let data = (0..count).map(|_| rng.below(n.max(1)) as f64).collect();
                 Tensor::new(ty.dtype, shape, data)
             }
             None => random_tensor(ty.dtype, shape, &mut rng),

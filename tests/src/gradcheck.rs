@@ -48,11 +48,8 @@ pub fn check_gradients(
         if analytic.shape != params[name].shape {
             return Err(format!("gradient of {name} has shape {:?}, param {:?}", analytic.shape, params[name].shape));
         }
-        let entries: Vec<usize> = if n <= cfg.max_entries {
-            (0..n).collect()
-        } else {
-            (0..cfg.max_entries).map(|_| rng.below(n as u64) as usize).collect()
-        };
+        let entries: Vec<usize> =
+            if n <= cfg.max_entries { (0..n).collect() } else { (0..cfg.max_entries).map(|_| rng.below(n)).collect() };
         for i in entries {
             let mut p = params.clone();
             let x = p[name].data[i];

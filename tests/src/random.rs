@@ -24,7 +24,7 @@ use irc_ir::{
 };
 use proptest::prelude::*;
 
-use crate::rng::Rng;
+use irc_ir::Rng;
 
 /// Symbols used by symbolic graphs.
 pub const SYMBOLS: [&str; 2] = ["B", "T"];

@@ -55,7 +55,7 @@ fn check_lm(model: &str, config: &[(&str, &str)], layers: &[Layer], seed: u64) {
     let lm = Lm { vocab: 11, d: 8, heads: 2, mlp_ratio: 4, layers: layers.to_vec() };
     let mut rng = Rng::new(seed + 100);
     for t in [1, 6] {
-        let ids: Vec<usize> = (0..2 * t).map(|_| rng.below(11) as usize).collect();
+        let ids: Vec<usize> = (0..2 * t).map(|_| rng.below(11)).collect();
         let tokens = Tensor::new(DType::I32, vec![2, t], ids.iter().map(|&i| i as f64).collect());
         let out = interpret(&g, &HashMap::from([("tokens".to_string(), tokens)]), &params).unwrap();
         assert_eq!(out[0].shape, vec![2, t, 11]);

@@ -14,7 +14,7 @@ pub fn rand(dtype: DType, shape: &[usize], rng: &mut Rng) -> Tensor {
 /// Random integers in `0..n`.
 pub fn rand_ids(shape: &[usize], n: usize, rng: &mut Rng) -> Tensor {
     let count = shape.iter().product();
-    Tensor::new(DType::I32, shape.to_vec(), (0..count).map(|_| rng.below(n as u64) as f64).collect())
+    Tensor::new(DType::I32, shape.to_vec(), (0..count).map(|_| rng.below(n) as f64).collect())
 }
 
 /// Standard-normal values for every param (stronger than the inits: gains are not all ones).

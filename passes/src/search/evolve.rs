@@ -6,6 +6,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use irc_ir::Rng;
+
 use super::{Genome, VariantRule};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,19 +41,6 @@ pub struct Candidate {
     pub step_ms: f64,
 }
 
-/// A small seeded generator (SplitMix64): the search's choices depend on the seed only.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) % n.max(1) as u64) as usize
-    }
-}
-
 fn rank(loss: f64) -> f64 {
     if loss.is_nan() { f64::INFINITY } else { loss }
 }
@@ -64,7 +53,7 @@ pub fn evolve<E>(
     opts: &SearchOptions,
     mut measure: impl FnMut(&Candidate) -> Result<(f64, f64), E>,
 ) -> Result<Vec<Candidate>, E> {
-    let mut rng = Rng(opts.seed);
+    let mut rng = Rng::new(opts.seed);
     let mut seen: HashSet<Genome> = HashSet::new();
     let mut history: Vec<Candidate> = Vec::new();
     let mut population: VecDeque<usize> = VecDeque::new();

@@ -73,7 +73,7 @@ pub fn rand(dtype: DType, shape: &[usize], seed: u64) -> Tensor {
 pub fn rand_index(dtype: DType, shape: &[usize], bound: usize, seed: u64) -> Tensor {
     let mut r = Rng::new(seed);
     let n = shape.iter().product();
-    Tensor::new(dtype, shape.to_vec(), (0..n).map(|_| r.below(bound as u64) as f64).collect())
+    Tensor::new(dtype, shape.to_vec(), (0..n).map(|_| r.below(bound) as f64).collect())
 }
 
 /// Row-major offset by Horner's rule (independent of the runtime's stride helpers).

@@ -15,33 +15,13 @@ use std::sync::OnceLock;
 
 use irc_codegen::LowerOptions;
 use irc_ir::{DType, Graph, Node, Op, TensorType};
-use irc_runtime::{
-    EvalBackend, Executable, KernelBackend, RunError, Tensor, WgpuBackend, init_params, interpret, random_inputs,
-};
+use irc_runtime::{EvalBackend, Executable, KernelBackend, RunError, Tensor, WgpuBackend, interpret};
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph};
 
 pub mod ops;
 pub mod training;
 
-pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-}
-
-/// Random inputs (in-range indices) and random params: normal values, never the init's ones and zeros.
-pub fn data(
-    g: &Graph,
-    sizes: &HashMap<String, usize>,
-    seed: u64,
-) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
-    let inputs = random_inputs(g, sizes, seed).expect("inputs");
-    let mut params = init_params(g, seed).expect("static params");
-    let mut rng = irc_runtime::Rng::new(seed ^ 0x5eed);
-    for t in params.values_mut() {
-        let data = t.data.iter().map(|_| 0.5 * rng.normal()).collect();
-        *t = Tensor::new(t.dtype, t.shape.clone(), data);
-    }
-    (inputs, params)
-}
+pub use irc_tests::{data, sizes};
 
 fn tolerance(dtype: DType) -> (f64, f64) {
     match dtype {

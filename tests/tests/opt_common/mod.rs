@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use irc_ir::{DType, Graph, Node, Op, TensorType};
 use irc_passes::opt::{OptOptions, OptReport, optimize};
-use irc_runtime::{Tensor, init_params, interpret, random_inputs};
+use irc_runtime::{Tensor, interpret};
 
 /// How close the optimized outputs must be.
 #[derive(Clone, Copy, Debug)]
@@ -37,25 +37,7 @@ pub const REASSOC_F64: Tol = Tol::Close { rtol: 1e-9, atol: 1e-9 };
 /// Matmul reassociation in f32 graphs (the interpreter rounds each op's result to f32).
 pub const REASSOC_F32: Tol = Tol::Close { rtol: 1e-4, atol: 1e-5 };
 
-pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-}
-
-/// Random inputs and params (normal values, scaled by 0.5: never the init's zeros and ones).
-pub fn data(
-    g: &Graph,
-    sizes: &HashMap<String, usize>,
-    seed: u64,
-) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
-    let inputs = random_inputs(g, sizes, seed).expect("inputs");
-    let mut params = init_params(g, seed).expect("static params");
-    let mut rng = irc_runtime::Rng::new(seed ^ 0x5eed);
-    for t in params.values_mut() {
-        let data = t.data.iter().map(|_| 0.5 * rng.normal()).collect();
-        *t = Tensor::new(t.dtype, t.shape.clone(), data);
-    }
-    (inputs, params)
-}
+pub use irc_tests::{data, sizes};
 
 fn close(name: &str, want: &Tensor, got: &Tensor, tol: Tol) -> Result<(), String> {
     if want.dtype != got.dtype || want.shape != got.shape {
