@@ -105,7 +105,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         "training {} ({} params) on {} for {} steps: batch {} x seq {}, {:?} lr {}, corpus {} train / {} val bytes",
         args.model.file,
         args.backend,
-        tr.params().values().map(Tensor::numel).sum::<usize>(),
+        tr.params().map_err(run_err)?.values().map(Tensor::numel).sum::<usize>(),
         args.steps,
         args.batch,
         args.seq,

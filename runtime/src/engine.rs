@@ -49,33 +49,95 @@ impl FromStr for BackendKind {
     }
 }
 
-/// A graph prepared for one backend.
+/// A graph prepared for one backend, with the params it keeps between runs.
 pub enum Engine {
-    Reference(Box<Graph>),
+    Reference(Box<Interpreted>),
     Cpu(Box<Executable<CpuBackend>>),
     Wgpu(Box<Executable<WgpuBackend>>),
+}
+
+/// A graph for the reference interpreter, with resident params (host tensors).
+pub struct Interpreted {
+    graph: Graph,
+    resident: HashMap<String, Tensor>,
 }
 
 impl Engine {
     /// Prepares `g` for `kind`: nothing to do for the interpreter; lowering and compiling for the CPU.
     pub fn new(g: &Graph, kind: BackendKind) -> Result<Engine, RunError> {
         Ok(match kind {
-            BackendKind::Reference => Engine::Reference(Box::new(g.clone())),
+            BackendKind::Reference => {
+                Engine::Reference(Box::new(Interpreted { graph: g.clone(), resident: HashMap::new() }))
+            }
             BackendKind::Cpu => Engine::Cpu(Box::new(Executable::compile(g, CpuBackend::default())?)),
             BackendKind::Wgpu => Engine::Wgpu(Box::new(Executable::compile(g, WgpuBackend::new()?)?)),
         })
     }
 
-    /// Runs on `inputs` and `params`; outputs in graph order.
+    /// Runs on `inputs` and `params` (falling back to resident params); outputs in graph order.
     pub fn run(
         &self,
         inputs: &HashMap<String, Tensor>,
         params: &HashMap<String, Tensor>,
     ) -> Result<Vec<Tensor>, RunError> {
         match self {
-            Engine::Reference(g) => interpret(g, inputs, params),
+            Engine::Reference(r) if r.resident.is_empty() => interpret(&r.graph, inputs, params),
+            Engine::Reference(r) => {
+                let mut all = r.resident.clone();
+                all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+                interpret(&r.graph, inputs, &all)
+            }
             Engine::Cpu(exe) => exe.run(inputs, params),
             Engine::Wgpu(exe) => exe.run(inputs, params),
+        }
+    }
+
+    /// Keeps `params` resident (in backend memory) for later runs.
+    pub fn set_params(&mut self, params: &HashMap<String, Tensor>) -> Result<(), RunError> {
+        match self {
+            Engine::Reference(r) => {
+                let declared = |name: &String| r.graph.params().any(|(_, n, _)| n == name);
+                let kept: Vec<_> = params.iter().filter(|(n, _)| declared(n)).collect();
+                r.resident.extend(kept.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+                Ok(())
+            }
+            Engine::Cpu(exe) => exe.try_set_params(params),
+            Engine::Wgpu(exe) => exe.try_set_params(params),
+        }
+    }
+
+    /// Runs on `inputs` with the resident params and makes each output named in `updates` (output name
+    /// to param name) that param's new resident value; returns the other outputs by name.
+    pub fn run_updating(
+        &mut self,
+        inputs: &HashMap<String, Tensor>,
+        updates: &HashMap<String, String>,
+    ) -> Result<Vec<(String, Tensor)>, RunError> {
+        match self {
+            Engine::Reference(r) => {
+                let values = interpret(&r.graph, inputs, &r.resident)?;
+                let mut rest = Vec::new();
+                for (o, value) in r.graph.outputs().iter().zip(values) {
+                    match updates.get(&o.name) {
+                        Some(param) => {
+                            r.resident.insert(param.clone(), value);
+                        }
+                        None => rest.push((o.name.clone(), value)),
+                    }
+                }
+                Ok(rest)
+            }
+            Engine::Cpu(exe) => exe.run_updating(inputs, updates),
+            Engine::Wgpu(exe) => exe.run_updating(inputs, updates),
+        }
+    }
+
+    /// The resident value of param `name`, copied to the host; `None` if it has none.
+    pub fn param(&self, name: &str) -> Option<Result<Tensor, RunError>> {
+        match self {
+            Engine::Reference(r) => r.resident.get(name).cloned().map(Ok),
+            Engine::Cpu(exe) => exe.resident_param(name),
+            Engine::Wgpu(exe) => exe.resident_param(name),
         }
     }
 

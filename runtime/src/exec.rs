@@ -478,20 +478,72 @@ impl<B: KernelBackend> Executable<B> {
         let (b, mut mem) = self.prepare(inputs, params)?;
         self.launch_all(&mut mem, &b, true)?;
         // Outputs are copied out of their buffers (arena views included) before the memory is dropped.
-        self.program
-            .outputs
-            .iter()
-            .map(|(name, buf)| {
-                let dtype = self.program.buffers[*buf].dtype;
-                match (&mem.slots[*buf], &mem.arena) {
-                    (Slot::Owned(m, shape), _) => self.backend.download(m, 0, dtype, shape),
-                    (Slot::Arena(offset), Some((layout, arena))) => {
-                        self.backend.download(arena, *offset, dtype, &layout.shapes[*buf])
-                    }
-                    _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
+        self.program.outputs.iter().map(|(name, buf)| self.output(&mem, name, *buf)).collect()
+    }
+
+    /// Runs on `inputs` with the resident params (see [`Executable::try_set_params`]) and makes each
+    /// output named in `updates` (output name to param name) that param's resident value for later
+    /// runs, without a round trip through the host: training keeps params and optimizer state in backend
+    /// memory. Returns the other outputs by name, in graph order.
+    pub fn run_updating(
+        &mut self,
+        inputs: &HashMap<String, Tensor>,
+        updates: &HashMap<String, String>,
+    ) -> Result<Vec<(String, Tensor)>, RunError> {
+        let (b, mut mem) = self.prepare(inputs, &HashMap::new())?;
+        // The new values get memory of their own instead of arena bytes, so that it outlives the run.
+        let kept: Vec<(usize, &String)> =
+            self.program.outputs.iter().filter_map(|(name, buf)| updates.get(name).map(|p| (*buf, p))).collect();
+        for &(buf, _) in &kept {
+            if matches!(mem.slots[buf], Slot::Arena(_)) {
+                mem.slots[buf] = Slot::Unallocated;
+            }
+        }
+        self.launch_all(&mut mem, &b, true)?;
+        let mut outputs = Vec::new();
+        for (name, buf) in &self.program.outputs {
+            if !updates.contains_key(name) {
+                outputs.push((name.clone(), self.output(&mem, name, *buf)?));
+            }
+        }
+        let mut new = Vec::with_capacity(kept.len());
+        for (buf, param) in kept {
+            let dtype = self.program.buffers[buf].dtype;
+            let value = match std::mem::replace(&mut mem.slots[buf], Slot::Unallocated) {
+                Slot::Owned(m, shape) => Resident { meta: Meta { dtype, len: shape.iter().product(), shape }, mem: m },
+                // An update that is not a buffer of its own (a param passed through unchanged, or one output
+                // feeding two params) goes through the host.
+                other => {
+                    mem.slots[buf] = other;
+                    Resident::upload(&self.backend, HostBuffer::from_tensor(&self.output(&mem, param, buf)?))?
                 }
-            })
-            .collect()
+            };
+            new.push((param.clone(), value));
+        }
+        drop(mem);
+        self.resident.extend(new);
+        Ok(outputs)
+    }
+
+    /// The resident value of param `name`, if it has one.
+    pub fn resident_param(&self, name: &str) -> Option<Result<Tensor, RunError>> {
+        let r = self.resident.get(name)?;
+        Some(self.backend.download(&r.mem, 0, r.meta.dtype, &r.meta.shape))
+    }
+
+    /// Program buffer `buf`, which holds output `name`, copied to the host.
+    fn output(&self, mem: &Memory<B::Buffer>, name: &str, buf: usize) -> Result<Tensor, RunError> {
+        let dtype = self.program.buffers[buf].dtype;
+        match (&mem.slots[buf], &mem.arena) {
+            (Slot::Owned(m, shape), _) => self.backend.download(m, 0, dtype, shape),
+            (Slot::Borrowed(m, _), _) if let Some(shape) = self.program.buffers[buf].shape.as_static() => {
+                self.backend.download(m, 0, dtype, &shape)
+            }
+            (Slot::Arena(offset), Some((layout, arena))) => {
+                self.backend.download(arena, *offset, dtype, &layout.shapes[buf])
+            }
+            _ => Err(RunError::Lower(format!("output `{name}` was never written"))),
+        }
     }
 
     /// Seconds each of `runs` passes over the kernels takes, after `warmup` untimed passes, with inputs

@@ -19,7 +19,7 @@ pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
     unigram_entropy,
 };
-pub use engine::{BackendKind, Engine};
+pub use engine::{BackendKind, Engine, Interpreted};
 pub use exec::{Allocation, Arg, BufView, EvalBackend, Executable, HostBackend, HostBuffer, HostMemory, KernelBackend};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};

@@ -52,7 +52,8 @@ impl Schedule {
     }
 }
 
-/// A model being trained, with its params and optimizer state.
+/// A model being trained. Its params and optimizer state stay in the step engine's backend memory: each
+/// step's updated values become the next step's inputs there, without a round trip through the host.
 pub struct Trainer {
     model: Graph,
     loss: String,
@@ -60,7 +61,8 @@ pub struct Trainer {
     /// The step graph and the model (for evaluation), prepared for the chosen backend.
     step_engine: Engine,
     eval_engine: Engine,
-    state: HashMap<String, Tensor>,
+    /// Step-graph output to the param or state it replaces (`next/NAME` to `NAME`).
+    updates: HashMap<String, String>,
     steps_done: u64,
 }
 
@@ -89,9 +91,16 @@ impl Trainer {
         for (name, t) in init_params(&step.graph, seed)? {
             state.entry(name).or_insert(t);
         }
-        let step_engine = Engine::new(&step.graph, backend)?;
+        let mut step_engine = Engine::new(&step.graph, backend)?;
+        step_engine.set_params(&state)?;
         let eval_engine = Engine::new(&model, backend)?;
-        Ok(Trainer { model, loss: loss.into(), step, step_engine, eval_engine, state, steps_done: 0 })
+        let updates = step
+            .graph
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.name.clone(), o.name.strip_prefix("next/")?.to_string())))
+            .collect();
+        Ok(Trainer { model, loss: loss.into(), step, step_engine, eval_engine, updates, steps_done: 0 })
     }
 
     pub fn steps_done(&self) -> u64 {
@@ -102,9 +111,14 @@ impl Trainer {
         &self.step.graph
     }
 
-    /// The model's params (not the optimizer state).
-    pub fn params(&self) -> HashMap<String, Tensor> {
-        self.step.params.iter().map(|n| (n.clone(), self.state[n].clone())).collect()
+    /// The model's params (not the optimizer state), copied from the backend.
+    pub fn params(&self) -> Result<HashMap<String, Tensor>, TrainError> {
+        self.values(&self.step.params)
+    }
+
+    fn values<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<HashMap<String, Tensor>, TrainError> {
+        let value = |n: &String| self.step_engine.param(n).expect("every param and state is resident from `on`");
+        names.into_iter().map(|n| Ok((n.clone(), value(n)?))).collect()
     }
 
     /// Runs one step on `inputs` at learning rate `lr`; returns the loss before the update.
@@ -112,16 +126,9 @@ impl Trainer {
         let t = self.steps_done + 1;
         inputs.insert(LR_INPUT.into(), Tensor::scalar(DType::F32, lr));
         inputs.insert(STEP_INPUT.into(), Tensor::scalar(DType::F32, t as f64));
-        let outputs = self.step_engine.run(&inputs, &self.state)?;
-        let mut loss = f64::NAN;
-        for (o, value) in self.step.graph.outputs().iter().zip(outputs) {
-            match o.name.strip_prefix("next/") {
-                Some(name) => {
-                    self.state.insert(name.to_string(), value);
-                }
-                None => loss = value.data[0],
-            }
-        }
+        let rest = self.step_engine.run_updating(&inputs, &self.updates)?;
+        let loss =
+            rest.iter().find(|(name, _)| *name == self.loss).or(rest.first()).map_or(f64::NAN, |(_, v)| v.data[0]);
         if !loss.is_finite() {
             return Err(TrainError::Diverged { step: t, value: loss });
         }
@@ -131,14 +138,14 @@ impl Trainer {
 
     /// The loss on `inputs` with the current params, without updating them.
     pub fn eval(&self, inputs: &HashMap<String, Tensor>) -> Result<f64, TrainError> {
-        let outputs = self.eval_engine.run(inputs, &self.state)?;
+        let outputs = self.eval_engine.run(inputs, &self.params()?)?;
         let i = self.model.outputs().iter().position(|o| o.name == self.loss).expect("checked in new");
         Ok(outputs[i].data[0])
     }
 
     /// Saves params, optimizer state and the step count as safetensors.
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        let mut all = self.state.clone();
+        let mut all = self.values(self.step.params.iter().chain(&self.step.state))?;
         all.insert(STEP_KEY.into(), Tensor::scalar(DType::I64, self.steps_done as f64));
         Ok(save_safetensors(path, &all)?)
     }
@@ -148,7 +155,8 @@ impl Trainer {
         let mut saved = load_safetensors(path)?;
         let bad = |why: String| TrainError::Checkpoint { path: path.display().to_string(), why };
         let steps = saved.remove(STEP_KEY).ok_or_else(|| bad(format!("it has no `{STEP_KEY}` entry")))?;
-        for (name, current) in &self.state {
+        let current = self.values(self.step.params.iter().chain(&self.step.state))?;
+        for (name, current) in &current {
             let t = saved.get(name).ok_or_else(|| bad(format!("it lacks `{name}`")))?;
             if t.shape != current.shape || t.dtype != current.dtype {
                 return Err(bad(format!(
@@ -157,9 +165,8 @@ impl Trainer {
                 )));
             }
         }
-        for name in self.step.params.iter().chain(&self.step.state) {
-            self.state.insert(name.clone(), saved.remove(name).expect("checked above"));
-        }
+        saved.retain(|name, _| current.contains_key(name));
+        self.step_engine.set_params(&saved)?;
         self.steps_done = steps.data[0] as u64;
         Ok(())
     }

@@ -54,7 +54,7 @@ fn wgpu_trains_like_the_reference_interpreter() {
         let (a, b) = (reference.step(batch(step), 1e-2).unwrap(), gpu.step(batch(step), 1e-2).unwrap());
         assert!((a - b).abs() <= 1e-4 * a.abs(), "step {step}: reference {a} vs wgpu {b}");
     }
-    let (pr, pg) = (reference.params(), gpu.params());
+    let (pr, pg) = (reference.params().unwrap(), gpu.params().unwrap());
     for (name, t) in &pr {
         for (x, y) in t.data.iter().zip(&pg[name].data) {
             assert!((x - y).abs() <= 1e-3, "{name}: {x} vs {y}");
