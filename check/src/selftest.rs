@@ -87,17 +87,27 @@ pub fn describe(kind: BackendKind) -> Result<String, RunError> {
 /// Runs the suite on `opts.backend`, calling `report` after each case. Fails only when the backend cannot
 /// start (no adapter, no driver); mismatches are counted in the summary.
 pub fn run(opts: &Options, report: &mut dyn FnMut(&Case)) -> Result<Summary, RunError> {
-    let s = Suite { opts, report: RefCell::new(report), summary: Cell::default() };
-    match opts.backend {
+    Ok(match opts.backend {
         // The interpreter is the oracle: its suite checks the lowering on the kernel-IR evaluator.
-        BackendKind::Reference => s.kernels(&EvalBackend, Caps { f64: true, wide_ints: true }),
-        BackendKind::Cpu => s.kernels(&CpuBackend::default(), Caps { f64: true, wide_ints: true }),
+        BackendKind::Reference => run_on(&EvalBackend, Caps { f64: true, wide_ints: true }, opts, report),
+        BackendKind::Cpu => run_on(&CpuBackend::default(), Caps { f64: true, wide_ints: true }, opts, report),
         // WGSL has no f64 and holds i64 as i32 (docs/WGPU.md).
-        BackendKind::Wgpu => s.kernels(&WgpuBackend::new()?, Caps { f64: false, wide_ints: false }),
-        BackendKind::Cuda => s.kernels(&CudaBackend::shared()?, Caps { f64: true, wide_ints: true }),
-    }
+        BackendKind::Wgpu => run_on(&WgpuBackend::new()?, Caps { f64: false, wide_ints: false }, opts, report),
+        BackendKind::Cuda => run_on(&CudaBackend::shared()?, Caps { f64: true, wide_ints: true }, opts, report),
+    })
+}
+
+/// The kernel cases on `backend`, then the training case on `opts.backend`.
+fn run_on<B: KernelBackend + Clone>(
+    backend: &B,
+    caps: Caps,
+    opts: &Options,
+    report: &mut dyn FnMut(&Case),
+) -> Summary {
+    let s = Suite { opts, report: RefCell::new(report), summary: Cell::default() };
+    s.kernels(backend, caps);
     s.training(opts.backend);
-    Ok(s.summary.get())
+    s.summary.get()
 }
 
 struct Suite<'a> {
@@ -274,3 +284,7 @@ impl Suite<'_> {
     }
 }
 
+
+#[cfg(test)]
+#[path = "selftest_tests.rs"]
+mod tests;
