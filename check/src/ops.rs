@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use irc_ir::{BINARY_NAMES, DType, Graph, UNARY_NAMES};
 use crate::compare::sizes;
 use crate::fixtures::all_ops_graph;
+use irc_ir::{BINARY_NAMES, DType, Graph, UNARY_NAMES};
 
 /// Checks a graph at symbol bindings with a seed for its random data.
 pub type CheckFn<'a> = dyn Fn(&Graph, &HashMap<String, usize>, u64) + 'a;
@@ -278,7 +278,10 @@ pub fn the_all_ops_fixture(r: &Runner) {
 
 /// Every op case by name, in order.
 pub const OP_CASES: [(&str, fn(&Runner)); 15] = [
-    ("unary_ops_in_every_float_dtype_and_sign_ops_on_integers", unary_ops_in_every_float_dtype_and_sign_ops_on_integers),
+    (
+        "unary_ops_in_every_float_dtype_and_sign_ops_on_integers",
+        unary_ops_in_every_float_dtype_and_sign_ops_on_integers,
+    ),
     ("binary_ops_and_comparisons", binary_ops_and_comparisons),
     ("integer_division_by_nonzero_divisors", integer_division_by_nonzero_divisors),
     ("casts_between_every_pair_of_dtypes", casts_between_every_pair_of_dtypes),

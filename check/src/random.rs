@@ -19,11 +19,11 @@
 //!   results with a NaN-aware tolerance.
 //! - Several nodes are outputs: the unused computed nodes (up to four), or the last node.
 
+use crate::rng::Rng;
 use irc_ir::{
     BINARY_NAMES, BinaryOp, DType, Dim, Graph, Init, NodeId, Op, REDUCE_NAMES, Shape, TensorType, UNARY_NAMES,
     broadcast_shapes,
 };
-use crate::rng::Rng;
 
 /// Symbols used by symbolic graphs.
 pub const SYMBOLS: [&str; 2] = ["B", "T"];

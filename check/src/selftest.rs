@@ -98,12 +98,7 @@ pub fn run(opts: &Options, report: &mut dyn FnMut(&Case)) -> Result<Summary, Run
 }
 
 /// The kernel cases on `backend`, then the training case on `opts.backend`.
-fn run_on<B: KernelBackend + Clone>(
-    backend: &B,
-    caps: Caps,
-    opts: &Options,
-    report: &mut dyn FnMut(&Case),
-) -> Summary {
+fn run_on<B: KernelBackend + Clone>(backend: &B, caps: Caps, opts: &Options, report: &mut dyn FnMut(&Case)) -> Summary {
     let s = Suite { opts, report: RefCell::new(report), summary: Cell::default() };
     s.kernels(backend, caps);
     s.training(opts.backend);
@@ -142,7 +137,8 @@ impl Suite<'_> {
             Ok(Ok(())) => Outcome::Pass,
             Ok(Err(e)) => Outcome::Fail(e),
             Err(p) => {
-                let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+                let msg =
+                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
                 Outcome::Fail(format!("panicked: {}", msg.unwrap_or_default()))
             }
         };
@@ -283,7 +279,6 @@ impl Suite<'_> {
         });
     }
 }
-
 
 #[cfg(test)]
 #[path = "selftest_tests.rs"]

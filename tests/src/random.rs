@@ -23,4 +23,3 @@ pub fn random_graph(max_nodes: usize) -> impl Strategy<Value = Graph> {
 pub fn random_static_graph(max_nodes: usize) -> impl Strategy<Value = Graph> {
     graph_strategy(GenConfig::static_dims(max_nodes))
 }
-

@@ -47,10 +47,8 @@ impl Module {
     /// JIT-compiles `ptx` for the device of `ctx`; a rejected module gives the JIT's log.
     pub(super) fn load(ctx: &Arc<CudaContext>, ptx: &str, kernel: &str) -> Result<Arc<Module>, CudaError> {
         ctx.bind_to_thread().map_err(CudaError::driver)?;
-        let text = CString::new(ptx).map_err(|_| CudaError::Jit {
-            kernel: kernel.into(),
-            log: "the PTX text holds a NUL byte".into(),
-        })?;
+        let text = CString::new(ptx)
+            .map_err(|_| CudaError::Jit { kernel: kernel.into(), log: "the PTX text holds a NUL byte".into() })?;
         let mut log = vec![0u8; LOG_BYTES];
         let mut options = [CUjit_option::CU_JIT_ERROR_LOG_BUFFER, CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES];
         // The driver reads the size option's value from the pointer itself.
