@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
+use irc_ir::{BINARY_NAMES, DType, Graph, UNARY_NAMES};
+
 use crate::compare::sizes;
 use crate::fixtures::all_ops_graph;
-use irc_ir::{BINARY_NAMES, DType, Graph, UNARY_NAMES};
 
 /// Checks a graph at symbol bindings with a seed for its random data.
 pub type CheckFn<'a> = dyn Fn(&Graph, &HashMap<String, usize>, u64) + 'a;
