@@ -21,12 +21,11 @@ pub fn sizes(pairs: &[(&str, usize)]) -> HashMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+/// A graph's inputs and params by name.
+pub type Data = (HashMap<String, Tensor>, HashMap<String, Tensor>);
+
 /// Random inputs (in-range indices) and random params: normal values, never the init's ones and zeros.
-pub fn try_data(
-    g: &Graph,
-    sizes: &HashMap<String, usize>,
-    seed: u64,
-) -> Result<(HashMap<String, Tensor>, HashMap<String, Tensor>), String> {
+pub fn try_data(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<Data, String> {
     let inputs = random_inputs(g, sizes, seed).map_err(|e| format!("inputs: {e}"))?;
     let mut params = init_params(g, seed).map_err(|e| format!("params: {e}"))?;
     let mut rng = irc_runtime::Rng::new(seed ^ 0x5eed);
@@ -39,11 +38,7 @@ pub fn try_data(
 
 /// [`try_data`] for graphs known to take random data (static params, bound symbols).
 #[track_caller]
-pub fn data(
-    g: &Graph,
-    sizes: &HashMap<String, usize>,
-    seed: u64,
-) -> (HashMap<String, Tensor>, HashMap<String, Tensor>) {
+pub fn data(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Data {
     try_data(g, sizes, seed).unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -277,8 +277,11 @@ pub fn the_all_ops_fixture(r: &Runner) {
     }
 }
 
+/// One op case: it checks its graphs with the runner it is given.
+pub type OpCase = fn(&Runner);
+
 /// Every op case by name, in order.
-pub const OP_CASES: [(&str, fn(&Runner)); 15] = [
+pub const OP_CASES: [(&str, OpCase); 15] = [
     (
         "unary_ops_in_every_float_dtype_and_sign_ops_on_integers",
         unary_ops_in_every_float_dtype_and_sign_ops_on_integers,

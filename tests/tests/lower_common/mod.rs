@@ -13,7 +13,6 @@ use irc_ir::Graph;
 use irc_runtime::{EvalBackend, KernelBackend, WgpuBackend};
 
 pub use irc_check::compare::*;
-pub use irc_check::training;
 
 pub mod ops;
 

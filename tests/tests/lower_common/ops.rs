@@ -1,6 +1,4 @@
-//! One `#[test]` per op case of `irc_check::ops`, for a test file's backend.
-
-pub use irc_check::ops::Runner;
+//! One `#[test]` per op case of `irc_check::ops`, for a test file's backend (an `irc_check::ops::Runner`).
 
 /// One `#[test]` per op case above, each running the cases with the runner `$runner` evaluates to
 /// (an `Option<Runner>`: `None` skips).
