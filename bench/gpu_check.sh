@@ -5,7 +5,8 @@
 #   2. the same under compute-sanitizer (memcheck, --quick; racecheck on the shared-memory patterns), if
 #      compute-sanitizer is on PATH;
 #   3. a 1,000-step `irc train` on cuda, sampling the GPU's used memory with nvidia-smi every second: the
-#      check fails if the second half of the run peaks above the first half;
+#      check fails if the second half of the run peaks more than 16 MiB above the first half (one step
+#      of gpt-tiny uploads its params and optimizer state, so a per-step leak would grow by far more);
 #   4. `irc bench cpu --backend cuda` next to PyTorch eager and torch.compile (bench/torch_gpu.py), if
 #      python3 can import torch.
 # Usage: bench/gpu_check.sh [IRC_BINARY] [OUT_DIR]   (defaults: target/release/irc, gpu-check-<time>)
@@ -64,8 +65,8 @@ wait "$pid"
 rc=$?
 tail -n 3 "$out/train.txt"
 result "train 1000 steps" $rc
-# Flat: the second half of the samples never exceeds the first half's peak (the first sample, before
-# the context exists, is left out).
+# Flat: the second half of the samples stays within 16 MiB (allocator granularity) of the first half's
+# peak (the first sample, before the context exists, is left out).
 python3 - "$out/memory.csv" << 'PY'
 import sys
 mib = [int(l) for l in open(sys.argv[1]) if l.strip().isdigit()][1:]
@@ -75,7 +76,7 @@ half = len(mib) // 2
 first, second = max(mib[:half]), max(mib[half:])
 print(f"device memory used (MiB): {len(mib)} samples, start {mib[0]}, first-half peak {first}, "
       f"second-half peak {second}, end {mib[-1]}")
-sys.exit(0 if second <= first else 1)
+sys.exit(0 if second <= first + 16 else 1)
 PY
 result "device memory flat over 1000 steps" $?
 
