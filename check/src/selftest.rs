@@ -105,6 +105,9 @@ fn run_on<B: KernelBackend + Clone>(backend: &B, caps: Caps, opts: &Options, rep
     s.summary.get()
 }
 
+/// A case's graph, symbol sizes and data seed, written out when it fails.
+type Replay<'g> = (&'g Graph, &'g HashMap<String, usize>, u64);
+
 struct Suite<'a> {
     opts: &'a Options,
     report: RefCell<&'a mut dyn FnMut(&Case)>,
@@ -128,7 +131,7 @@ impl Suite<'_> {
     }
 
     /// Runs case `name` unless filtered out; a panic inside it is a failure, not the end of the suite.
-    fn case(&self, name: &str, graph: Option<&Graph>, f: impl FnOnce() -> Result<(), String>) {
+    fn case(&self, name: &str, graph: Option<Replay>, f: impl FnOnce() -> Result<(), String>) {
         if !self.wanted(name) {
             return;
         }
@@ -142,9 +145,19 @@ impl Suite<'_> {
                 Outcome::Fail(format!("panicked: {}", msg.unwrap_or_default()))
             }
         };
-        if let (Outcome::Fail(_), Some(dir), Some(g)) = (&outcome, &self.opts.save_failures, graph) {
+        if let (Outcome::Fail(why), Some(dir), Some((g, sizes, seed))) = (&outcome, &self.opts.save_failures, graph) {
             let path = dir.join(format!("{}.irc", name.replace('/', "_")));
-            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, irc_ir::print(g))) {
+            let mut dims: Vec<String> = sizes.iter().map(|(k, v)| format!("--dim {k}={v}")).collect();
+            dims.sort();
+            let first = why.lines().next().unwrap_or_default();
+            let text = format!(
+                "# irc selftest case {name} on {} (data seed {seed}): {first}\n# irc run FILE --backend {} {}\n{}",
+                self.opts.backend,
+                self.opts.backend,
+                dims.join(" "),
+                irc_ir::print(g)
+            );
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, text)) {
                 eprintln!("could not save {}: {e}", path.display());
             }
         }
@@ -166,7 +179,7 @@ impl Suite<'_> {
         sizes: &HashMap<String, usize>,
         seed: u64,
     ) {
-        self.case(name, Some(g), || {
+        self.case(name, Some((g, sizes, seed)), || {
             if self.opts.quick {
                 let (inputs, params) = try_data(g, sizes, seed)?;
                 compare_on(backend.clone(), g, &inputs, &params, &backend.lower_options())
@@ -189,7 +202,7 @@ impl Suite<'_> {
             };
             // A graph with f64 on a backend without f64 must be refused with an error, not run.
             let reject = |g: &Graph| {
-                self.case(&next(), Some(g), || match Executable::compile(g, backend.clone()) {
+                self.case(&next(), Some((g, &HashMap::new(), 0)), || match Executable::compile(g, backend.clone()) {
                     Err(_) => Ok(()),
                     Ok(_) => Err("a graph with f64 compiled on a backend that holds no f64".into()),
                 })
