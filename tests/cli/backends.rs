@@ -25,12 +25,12 @@ const NO_DRIVER: &str = "the CUDA driver library (libcuda.so.1) was not found";
 
 #[test]
 fn every_command_with_backend_cuda_says_the_driver_is_missing() {
-    let out = temp("cuda-train");
+    let (train, search) = (temp("cuda-train"), temp("cuda-search"));
     let commands: [&[&str]; 5] = [
         &["run", "zoo:mlp", "--backend", "cuda"],
         &["bench", "cpu-small", "--backend", "cuda", "--runs", "1"],
-        &["train", "zoo:gpt-tiny", "--backend", "cuda", "--steps", "1", "--out", super::s(&out)],
-        &["search", "zoo:lm", "--backend", "cuda", "--budget", "1", "--steps", "1"],
+        &["train", "zoo:gpt-tiny", "--backend", "cuda", "--steps", "1", "--out", super::s(&train)],
+        &["search", "zoo:lm", "--backend", "cuda", "--budget", "1", "--steps", "1", "--out", super::s(&search)],
         &["selftest", "--backend", "cuda"],
     ];
     for args in commands {
