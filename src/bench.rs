@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use irc_frontends::bench::{SUITES, Workload, suite};
-use irc_runtime::{BackendKind, Engine, init_params, random_inputs};
+use irc_runtime::{BackendKind, CudaBackend, Engine, init_params, random_inputs};
 
 use crate::cli::BenchArgs;
 use crate::error::{CliError, Result};
@@ -54,6 +54,7 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool) -> Result
     let times = match &engine {
         Engine::Cpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
         Engine::Wgpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
+        Engine::Cuda(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
         Engine::Reference(_) => (0..runs.min(3))
             .map(|_| {
                 let t = Instant::now();
@@ -74,12 +75,18 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             CliError::Usage(format!("unknown suite `{}` (suites: {})", args.suite, names.join(", ")))
         })?
         .map_err(|e| CliError::Run(e.to_string()))?;
-    let bw = copy_bandwidth();
+    // The roofline of the memory the kernels use: the device's for cuda, the host's otherwise.
+    let (bw, on) = match args.backend {
+        BackendKind::Cuda => {
+            let gpu = CudaBackend::shared().map_err(|e| CliError::Run(e.to_string()))?;
+            (gpu.copy_bandwidth().map_err(|e| CliError::Run(e.to_string()))?, gpu.device_name())
+        }
+        _ => (copy_bandwidth(), format!("{} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))),
+    };
     println!(
-        "suite {} on {} ({} threads); copy roofline {:.1} GB/s; median of {} runs",
+        "suite {} on {} ({on}); copy roofline {:.1} GB/s; median of {} runs",
         args.suite,
         args.backend,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
         bw / 1e9,
         args.runs
     );

@@ -30,6 +30,30 @@ pub enum Command {
     /// The model zoo.
     #[command(subcommand)]
     Zoo(ZooCommand),
+    /// Check a backend against the reference interpreter: every primitive op, the fusion patterns, every
+    /// zoo model, seeded random graphs and a few training steps, on fresh random inputs. Prints a line per
+    /// case and a summary; exits non-zero on any mismatch (docs/CUDA.md).
+    Selftest(SelftestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SelftestArgs {
+    /// The backend to check: `cpu`, `wgpu`, `cuda`, or `reference` (the lowering on the kernel-IR evaluator).
+    #[arg(long, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// A smaller suite: fused kernels only, fewer random graphs, one training step (for slow tools such as
+    /// compute-sanitizer).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only the cases whose name contains this (e.g. `ops/matmul`, `zoo/`, `train`).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Write the graph of each failing case to this folder as `.irc` text (to replay with `irc run`).
+    #[arg(long, value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
+    /// Print only failures and the summary.
+    #[arg(long)]
+    pub failures_only: bool,
 }
 
 /// `irc train`: the model must take i32 `tokens` and `targets` of shape [B, T] and output a scalar `loss`
@@ -73,8 +97,8 @@ pub struct TrainArgs {
     /// Batches in each validation measurement.
     #[arg(long, default_value_t = 4)]
     pub eval_batches: usize,
-    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter) or `reference`
-    /// (the interpreter).
+    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter), `cuda` (PTX
+    /// kernels on an NVIDIA GPU) or `reference` (the interpreter).
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Save params and optimizer state here at the end.
@@ -119,6 +143,7 @@ pub struct SearchArgs {
     /// Seed of the search, the weights and the batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Where to train: `cpu`, `wgpu`, `cuda` or `reference`.
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Folder for results.csv, front.svg and each candidate's training graph (candidates/N.irc).
@@ -201,8 +226,8 @@ pub struct RunArgs {
     /// Seed for random inputs and parameters.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter) or `reference`
-    /// (the interpreter).
+    /// Where to execute: `cpu` (compiled kernels), `wgpu` (WGSL kernels on a WebGPU adapter), `cuda` (PTX
+    /// kernels on an NVIDIA GPU) or `reference` (the interpreter).
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Save outputs: a `.npy` file (one output) or a `.safetensors` file (all outputs by name).
@@ -218,6 +243,7 @@ pub struct BenchArgs {
     /// The suite: `cpu` (the CPU suite) or `cpu-small` (quick).
     #[arg(default_value = "cpu")]
     pub suite: String,
+    /// Where to run: `cpu`, `wgpu`, `cuda` or `reference`.
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// Timed runs per workload (after two warm-up runs).

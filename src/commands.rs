@@ -18,6 +18,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(args) => crate::train::train(&args),
         Command::Search(args) => crate::search::search(&args),
         Command::Bench(args) => crate::bench::bench(&args),
+        Command::Selftest(args) => crate::selftest::selftest(&args),
         Command::Zoo(ZooCommand::List) => {
             for m in irc_frontends::zoo::zoo_models() {
                 let keys: Vec<String> = m.all_keys().map(|k| format!("{}={}", k.name, k.default)).collect();

@@ -19,7 +19,7 @@ use crate::opt::maybe_optimize;
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
     let base = match args.target {
         Target::Cpu => LowerOptions::default(),
-        Target::Ptx => LowerOptions::gpu(256),
+        Target::Ptx => LowerOptions::gpu(irc_runtime::cuda::MAX_LANES),
         Target::Wgsl => LowerOptions::gpu(irc_runtime::wgpu::MAX_LANES),
     };
     lower_with(g, &LowerOptions { fuse: !args.no_fuse, ..base }).map_err(|e| CliError::Run(e.to_string()))

@@ -9,6 +9,7 @@ mod load;
 mod opt;
 mod report;
 mod search;
+mod selftest;
 mod train;
 
 use std::process::ExitCode;

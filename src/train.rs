@@ -104,8 +104,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     eprintln!(
         "training {} ({} params) on {} for {} steps: batch {} x seq {}, {:?} lr {}, corpus {} train / {} val bytes",
         args.model.file,
-        args.backend,
         tr.params().map_err(run_err)?.values().map(Tensor::numel).sum::<usize>(),
+        args.backend,
         args.steps,
         args.batch,
         args.seq,

@@ -1,5 +1,5 @@
 //! One way to run a graph whatever the backend: the reference interpreter, kernels compiled for the CPU,
-//! or WGSL kernels on a WebGPU device.
+//! WGSL kernels on a WebGPU device, or PTX kernels on a CUDA device.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -8,7 +8,7 @@ use std::str::FromStr;
 use irc_codegen::kir::Program;
 use irc_ir::Graph;
 
-use crate::{CpuBackend, Executable, RunError, Tensor, WgpuBackend, interpret};
+use crate::{CpuBackend, CudaBackend, Executable, RunError, Tensor, WgpuBackend, interpret};
 
 /// Where graphs run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -20,16 +20,19 @@ pub enum BackendKind {
     Cpu,
     /// Fused kernels as WGSL compute shaders on a WebGPU adapter (any GPU, or Mesa's lavapipe on the CPU).
     Wgpu,
+    /// Fused kernels as PTX on an NVIDIA GPU through the CUDA driver (sm_80 or newer).
+    Cuda,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 3] = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Wgpu];
+    pub const ALL: [BackendKind; 4] = [BackendKind::Reference, BackendKind::Cpu, BackendKind::Wgpu, BackendKind::Cuda];
 
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Reference => "reference",
             BackendKind::Cpu => "cpu",
             BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 }
@@ -54,6 +57,7 @@ pub enum Engine {
     Reference(Box<Interpreted>),
     Cpu(Box<Executable<CpuBackend>>),
     Wgpu(Box<Executable<WgpuBackend>>),
+    Cuda(Box<Executable<CudaBackend>>),
 }
 
 /// A graph for the reference interpreter, with resident params (host tensors).
@@ -71,6 +75,7 @@ impl Engine {
             }
             BackendKind::Cpu => Engine::Cpu(Box::new(Executable::compile(g, CpuBackend::default())?)),
             BackendKind::Wgpu => Engine::Wgpu(Box::new(Executable::compile(g, WgpuBackend::new()?)?)),
+            BackendKind::Cuda => Engine::Cuda(Box::new(Executable::compile(g, CudaBackend::shared()?)?)),
         })
     }
 
@@ -89,6 +94,7 @@ impl Engine {
             }
             Engine::Cpu(exe) => exe.run(inputs, params),
             Engine::Wgpu(exe) => exe.run(inputs, params),
+            Engine::Cuda(exe) => exe.run(inputs, params),
         }
     }
 
@@ -103,6 +109,7 @@ impl Engine {
             }
             Engine::Cpu(exe) => exe.try_set_params(params),
             Engine::Wgpu(exe) => exe.try_set_params(params),
+            Engine::Cuda(exe) => exe.try_set_params(params),
         }
     }
 
@@ -129,6 +136,7 @@ impl Engine {
             }
             Engine::Cpu(exe) => exe.run_updating(inputs, updates),
             Engine::Wgpu(exe) => exe.run_updating(inputs, updates),
+            Engine::Cuda(exe) => exe.run_updating(inputs, updates),
         }
     }
 
@@ -138,6 +146,7 @@ impl Engine {
             Engine::Reference(r) => r.resident.get(name).cloned().map(Ok),
             Engine::Cpu(exe) => exe.resident_param(name),
             Engine::Wgpu(exe) => exe.resident_param(name),
+            Engine::Cuda(exe) => exe.resident_param(name),
         }
     }
 
@@ -147,6 +156,7 @@ impl Engine {
             Engine::Reference(_) => None,
             Engine::Cpu(exe) => Some(exe.program()),
             Engine::Wgpu(exe) => Some(exe.program()),
+            Engine::Cuda(exe) => Some(exe.program()),
         }
     }
 }

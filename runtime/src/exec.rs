@@ -300,7 +300,7 @@ impl<M> Resident<M> {
 }
 
 /// The elements in `bytes` as a tensor of `shape`.
-fn tensor_of(dtype: DType, shape: &[usize], bytes: &[u8]) -> Tensor {
+pub(crate) fn tensor_of(dtype: DType, shape: &[usize], bytes: &[u8]) -> Tensor {
     let n: usize = shape.iter().product();
     Tensor::new(dtype, shape.to_vec(), (0..n).map(|i| read_scalar(dtype, bytes, i).to_f64()).collect())
 }

@@ -2,6 +2,7 @@
 
 mod arena;
 mod cpu;
+pub mod cuda;
 mod data;
 mod engine;
 mod exec;
@@ -15,6 +16,7 @@ mod train;
 pub mod wgpu;
 
 pub use cpu::{CpuBackend, MIN_WORK_PER_THREAD};
+pub use cuda::{CudaBackend, CudaError, CudaOptions};
 pub use data::{
     BUNDLED_CORPUS, Corpus, DEFAULT_VAL_FRACTION, DataError, Split, VOCAB_SIZE, decode, encode, unigram_cross_entropy,
     unigram_entropy,

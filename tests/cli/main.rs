@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use irc_runtime::{Tensor, read_npy, write_npy};
 
+mod backends;
+
 fn irc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_irc")).args(args).output().expect("the irc binary runs")
 }

@@ -6,7 +6,8 @@
 
 mod lower_common;
 
+use irc_check::ops::Runner;
 use lower_common::check;
-use lower_common::ops::{Runner, op_tests};
+use lower_common::ops::op_tests;
 
 op_tests!(Some(Runner { check: &check, f64: true, wide_ints: true, reject: &|_| unreachable!("f64 runs") }));

@@ -4,10 +4,9 @@
 mod lower_common;
 mod ptx_common;
 
-use irc_frontends::dsl::{ModelBuilder, Var};
-use irc_frontends::nn::{self, Activation};
+use irc_check::patterns::fusion_patterns;
 use irc_frontends::zoo::zoo_models;
-use irc_ir::{DType, Dim, Graph};
+use irc_ir::{DType, Graph};
 use irc_tests::GenConfig;
 use irc_tests::fixtures::small_zoo_config;
 use lower_common::random_graphs;
@@ -15,25 +14,8 @@ use ptx_common::{assemble, kernels, ptxas_or_skip};
 
 const FLOATS: [DType; 4] = [DType::F32, DType::F64, DType::F16, DType::BF16];
 
-/// The fusion patterns of `lower_fusion.rs` on an input `x: dtype[B, T, 16]`.
 fn patterns(dtype: DType) -> Vec<Graph> {
-    let build = |f: &dyn Fn(&Var) -> Var| {
-        let b = ModelBuilder::new("t");
-        let x = b.input("x", dtype, vec![Dim::from("B"), Dim::from("T"), Dim::Static(16)]);
-        let y = f(&x);
-        b.finish(&[("y", &y)]).expect("valid graph")
-    };
-    vec![
-        build(&|x| ((x.exp() * 2.0 + 1.0).tanh() - 0.5).abs()),
-        build(&|x| nn::linear("fc", x, 8).relu()),
-        build(&|x| nn::mlp("mlp", x, 32, 8, Activation::Gelu)),
-        build(&|x| nn::softmax(x, -1)),
-        build(&|x| nn::log_softmax(x, -1)),
-        build(&|x| nn::layer_norm("ln", x, 1e-5)),
-        build(&|x| nn::rms_norm("rms", x, 1e-5)),
-        build(&|x| nn::softmax(x, 1)),
-        build(&|x| nn::causal_softmax_attention("attn", x, 2)),
-    ]
+    fusion_patterns(dtype).into_iter().map(|(_, g)| g).collect()
 }
 
 #[test]

@@ -4,10 +4,10 @@ mod lower_common;
 
 use std::collections::HashMap;
 
+use irc_check::training::{batch, tiny_gpt};
 use irc_ir::{BinaryOp, DType, Graph, Init, Op, ReduceOp, Shape, TensorType};
 use irc_passes::Optimizer;
 use irc_runtime::{Schedule, Tensor, Trainer};
-use lower_common::training::{batch, tiny_gpt};
 
 /// `loss = sum(a * wa) + sum(b * wb)` with fixed `wa`, `wb`: the gradients are exactly `wa` and `wb`.
 /// `a` is a matrix (weight decay applies), `b` a vector (it does not).

@@ -4,13 +4,13 @@
 
 mod lower_common;
 
+use irc_check::training::{batch, tiny_gpt};
 use irc_frontends::zoo::zoo_models;
 use irc_ir::{DType, Graph};
 use irc_passes::Optimizer;
 use irc_runtime::{BackendKind, KernelBackend, Trainer, WgpuBackend};
 use irc_tests::GenConfig;
 use irc_tests::fixtures::small_zoo_config as small_config;
-use lower_common::training::{batch, tiny_gpt};
 use lower_common::{compare_on, data, random_graphs_from, sizes, wgpu, with_floats};
 
 #[track_caller]

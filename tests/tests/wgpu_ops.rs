@@ -4,8 +4,9 @@
 
 mod lower_common;
 
+use irc_check::ops::Runner;
 use irc_runtime::{Executable, RunError, WgpuError};
-use lower_common::ops::{Runner, op_tests};
+use lower_common::ops::op_tests;
 use lower_common::{check_on, wgpu};
 
 fn check(g: &irc_ir::Graph, sizes: &std::collections::HashMap<String, usize>, seed: u64) {

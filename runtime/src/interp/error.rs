@@ -43,4 +43,7 @@ pub enum RunError {
     /// The wgpu backend could not start, compile or run (no adapter, a device limit, unsupported data).
     #[error("wgpu backend: {0}")]
     Wgpu(#[from] crate::wgpu::WgpuError),
+    /// The CUDA backend could not start, compile or run (no driver, no device, a JIT or launch error).
+    #[error("cuda backend: {0}")]
+    Cuda(#[from] crate::cuda::CudaError),
 }

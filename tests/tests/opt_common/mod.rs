@@ -37,7 +37,7 @@ pub const REASSOC_F64: Tol = Tol::Close { rtol: 1e-9, atol: 1e-9 };
 /// Matmul reassociation in f32 graphs (the interpreter rounds each op's result to f32).
 pub const REASSOC_F32: Tol = Tol::Close { rtol: 1e-4, atol: 1e-5 };
 
-pub use irc_tests::{data, sizes};
+pub use irc_check::compare::{data, sizes};
 
 fn close(name: &str, want: &Tensor, got: &Tensor, tol: Tol) -> Result<(), String> {
     if want.dtype != got.dtype || want.shape != got.shape {

@@ -16,7 +16,7 @@ pub fn tiny_gpt() -> Graph {
         kv("vocab", "32"),
         kv("max_seq", "16"),
     ];
-    irc_frontends::build("gpt-tiny", &config).unwrap()
+    irc_frontends::build("gpt-tiny", &config).expect("a valid gpt-tiny configuration")
 }
 
 /// Step `step`'s batch: 2 random sequences of 8 tokens below 32 and their next tokens.

@@ -3,7 +3,7 @@
 use irc_ir::Graph;
 
 /// `.irc` source using every primitive op at least once, with free-form node names and comments.
-pub const ALL_OPS_SRC: &str = include_str!("../data/all_ops.irc");
+pub const ALL_OPS_SRC: &str = include_str!("../../tests/data/all_ops.irc");
 
 /// [`ALL_OPS_SRC`] parsed.
 pub fn all_ops_graph() -> Graph {
