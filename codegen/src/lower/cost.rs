@@ -24,7 +24,8 @@ pub(super) fn name(index: usize, g: &Graph, root: NodeId, copy: bool, locals: &[
         push("copy", &mut parts);
     }
     let heavy = |op: &Op| {
-        matches!(op, Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. })
+        op.is_fused()
+            || matches!(op, Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. })
     };
     for &n in locals.iter().chain([&root]) {
         if heavy(&g.node(n).op) {

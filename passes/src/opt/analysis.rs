@@ -18,6 +18,8 @@ pub struct Leaf {
     pub ty: TensorType,
     pub splat: Option<f64>,
     pub nonneg: bool,
+    /// The axis of an `iota` leaf (masks are recognized by it).
+    pub iota: Option<usize>,
 }
 
 impl Leaf {
@@ -32,7 +34,11 @@ impl Leaf {
             Op::Iota { .. } => (None, true),
             _ => (None, false),
         };
-        Leaf { node, ty: ty.clone(), splat, nonneg }
+        let iota = match op {
+            Op::Iota { axis, .. } => Some(*axis),
+            _ => None,
+        };
+        Leaf { node, ty: ty.clone(), splat, nonneg, iota }
     }
 }
 
