@@ -90,13 +90,7 @@ impl Pusher<'_> {
 ///
 /// `s = q kt * scale`; with `causal`, `s = select(j <= i, s, fill)` (`i`, `j` from two `iota`s);
 /// `p = exp(s - max(s)) / sum(exp(s - max(s)))` over the last axis; the result is `p v`.
-pub fn expand_attention(
-    g: &mut Graph,
-    scale: f64,
-    causal: bool,
-    fill: f64,
-    ins: &[NodeId],
-) -> Result<NodeId, IrError> {
+pub fn expand_attention(g: &mut Graph, scale: f64, causal: bool, fill: f64, ins: &[NodeId]) -> Result<NodeId, IrError> {
     let mut p = Pusher(g);
     let (q, kt, v) = (ins[0], ins[1], ins[2]);
     let dtype = p.0.ty(q).dtype;
@@ -130,8 +124,12 @@ pub fn expand_attention(
 pub fn expand_monarch(g: &mut Graph, ins: &[NodeId]) -> Result<NodeId, IrError> {
     let mut p = Pusher(g);
     let (x, r, l) = (ins[0], ins[1], ins[2]);
-    let (m1, a, m2, c) = monarch_dims(&p.shape(r), &p.shape(l))
-        .ok_or_else(|| IrError::Type { node: p.0.len(), op: "monarch", inputs: String::new(), msg: "bad factors".into() })?;
+    let (m1, a, m2, c) = monarch_dims(&p.shape(r), &p.shape(l)).ok_or_else(|| IrError::Type {
+        node: p.0.len(),
+        op: "monarch",
+        inputs: String::new(),
+        msg: "bad factors".into(),
+    })?;
     let xs = p.shape(x);
     let lead = &xs.0[..xs.rank() - 1];
     let dims = |tail: &[usize]| Shape(lead.iter().cloned().chain(tail.iter().map(|&n| Dim::Static(n))).collect());

@@ -42,7 +42,11 @@ fn attention_cases() -> Vec<(Graph, HashMap<String, usize>)> {
     for dtype in [DType::F32, DType::F64] {
         for causal in [false, true] {
             let op = Op::Attention { scale: 0.35, causal, fill: -1e9 };
-            let square = [ty(dtype, &[b.clone(), d(2), t.clone(), d(4)]), ty(dtype, &[b.clone(), d(2), d(4), t.clone()]), ty(dtype, &[b.clone(), d(2), t.clone(), d(3)])];
+            let square = [
+                ty(dtype, &[b.clone(), d(2), t.clone(), d(4)]),
+                ty(dtype, &[b.clone(), d(2), d(4), t.clone()]),
+                ty(dtype, &[b.clone(), d(2), t.clone(), d(3)]),
+            ];
             cases.push((fused_graph(op.clone(), square), sizes(&[("B", 2), ("T", 7)])));
             let rect = [ty(dtype, &[t.clone(), d(5)]), ty(dtype, &[d(5), s.clone()]), ty(dtype, &[s.clone(), d(6)])];
             cases.push((fused_graph(op.clone(), rect.clone()), sizes(&[("T", 4), ("S", 9)])));
@@ -144,7 +148,8 @@ fn fused_kernels_assemble_with_ptxas() {
         return;
     }
     let cases = attention_cases().into_iter().chain(monarch_cases()).map(|(g, _)| g);
-    let ks: Vec<_> = cases.chain(fused_zoo().into_iter().map(|(h, _)| h)).flat_map(|g| ptx_common::kernels(&g)).collect();
+    let ks: Vec<_> =
+        cases.chain(fused_zoo().into_iter().map(|(h, _)| h)).flat_map(|g| ptx_common::kernels(&g)).collect();
     assert!(ks.iter().any(|k| k.name.contains("attention")) && ks.iter().any(|k| k.name.contains("monarch")));
     ptx_common::assemble(&ks, 0);
 }

@@ -25,7 +25,10 @@ pub(super) fn name(index: usize, g: &Graph, root: NodeId, copy: bool, locals: &[
     }
     let heavy = |op: &Op| {
         op.is_fused()
-            || matches!(op, Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. })
+            || matches!(
+                op,
+                Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. }
+            )
     };
     for &n in locals.iter().chain([&root]) {
         if heavy(&g.node(n).op) {

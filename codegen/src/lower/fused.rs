@@ -12,7 +12,7 @@
 
 use irc_ir::{DType, NodeId};
 
-use super::build::{Built, Builder, compute_dtype};
+use super::build::{Builder, Built, compute_dtype};
 use super::index::{self as ix, c};
 use super::kernels::{grid, store_at, with};
 use crate::kir::{Access, BinOp, Expr, Stmt, VarId};

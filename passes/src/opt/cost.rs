@@ -105,7 +105,8 @@ impl CostModel {
     /// `monarch(x, r, l)`: the two block-diagonal products, `2 a m2` and `2 m1 c` flops per element
     /// of the intermediate and the output; the intermediate stays in the kernel.
     fn monarch_flops(&self, ins: &[&TensorType], n_out: f64) -> f64 {
-        let Some((m1, a, m2, c)) = ins.get(1).zip(ins.get(2)).and_then(|(r, l)| irc_ir::fused::monarch_dims(&r.shape, &l.shape))
+        let Some((m1, a, m2, c)) =
+            ins.get(1).zip(ins.get(2)).and_then(|(r, l)| irc_ir::fused::monarch_dims(&r.shape, &l.shape))
         else {
             return n_out;
         };

@@ -57,12 +57,30 @@ pub enum Attr {
     Shape(Vec<D>),
     Axis(usize),
     Dtype(u8),
-    Cumsum { axis: usize, reverse: bool },
-    Slice { axis: usize, start: usize, end: D },
-    Pad { axis: usize, before: usize, after: usize },
-    Scatter { axis: usize, size: D },
+    Cumsum {
+        axis: usize,
+        reverse: bool,
+    },
+    Slice {
+        axis: usize,
+        start: usize,
+        end: D,
+    },
+    Pad {
+        axis: usize,
+        before: usize,
+        after: usize,
+    },
+    Scatter {
+        axis: usize,
+        size: D,
+    },
     /// A fused attention's scale and fill (`f64` bits) and causal flag.
-    Attention { scale: u64, causal: bool, fill: u64 },
+    Attention {
+        scale: u64,
+        causal: bool,
+        fill: u64,
+    },
 }
 
 /// The operator of a computed e-node. Unary, binary and reduce ops are indices into the IR's name
@@ -196,9 +214,10 @@ impl Prim {
             Op::ScatterAdd { axis, size } => {
                 (Prim::ScatterAdd, Some(Attr::Scatter { axis: *axis, size: D::from(size) }))
             }
-            Op::Attention { scale, causal, fill } => {
-                (Prim::Attention, Some(Attr::Attention { scale: scale.to_bits(), causal: *causal, fill: fill.to_bits() }))
-            }
+            Op::Attention { scale, causal, fill } => (
+                Prim::Attention,
+                Some(Attr::Attention { scale: scale.to_bits(), causal: *causal, fill: fill.to_bits() }),
+            ),
             Op::Monarch => (Prim::Monarch, None),
             _ => return None,
         })
