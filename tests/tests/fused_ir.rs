@@ -48,7 +48,11 @@ fn ill_typed_fused_ops_are_rejected() {
     let cases: Vec<(Op, [TensorType; 3], &str)> = vec![
         (att.clone(), [ty(&[t.clone(), d(4)]), ty(&[d(5), t.clone()]), ty(&[t.clone(), d(3)])], "query width"),
         (att.clone(), [ty(&[t.clone(), d(4)]), ty(&[d(4), t.clone()]), ty(&[b.clone(), d(3)])], "key count"),
-        (att.clone(), [ty(&[d(2), t.clone(), d(4)]), ty(&[d(3), d(4), t.clone()]), ty(&[d(2), t.clone(), d(3)])], "batch"),
+        (
+            att.clone(),
+            [ty(&[d(2), t.clone(), d(4)]), ty(&[d(3), d(4), t.clone()]), ty(&[d(2), t.clone(), d(3)])],
+            "batch",
+        ),
         (att, [ty(&[d(4)]), ty(&[d(4)]), ty(&[d(4)])], "rank"),
         (Op::Monarch, [ty(&[b.clone(), d(8)]), ty(&[d(3), d(2), d(2)]), ty(&[d(2), d(3), d(4)])], "last dimension"),
         (Op::Monarch, [ty(&[b.clone(), d(6)]), ty(&[d(3), d(2), d(2)]), ty(&[d(3), d(3), d(4)])], "factors"),
@@ -97,7 +101,8 @@ fn the_expansion_defines_the_value() {
 
 #[test]
 fn autodiff_goes_through_the_expansion() {
-    let src = ATTENTION.replace("output \"y\" = %7", "%8 = reduce_sum %7 axes=[0, 1, 2, 3] : f32[1, 1, 1, 1]\n  output \"loss\" = %8");
+    let src = ATTENTION
+        .replace("output \"y\" = %7", "%8 = reduce_sum %7 axes=[0, 1, 2, 3] : f32[1, 1, 1, 1]\n  output \"loss\" = %8");
     let g = parse(&src).unwrap_or_else(|e| panic!("{e}"));
     let wrt = ["q", "k", "v", "r", "l"];
     let dg = differentiate(&g, "loss", &wrt).unwrap();

@@ -1,7 +1,8 @@
 //! The fused ops' kernels against the reference interpreter (which computes their expansions): fused
 //! ops built directly (causal and unmasked attention, keys other than queries, no keys, Monarch
 //! shapes) and the zoo models after the optimizer fused them, on the kernel-IR evaluator in both
-//! schedules, on the Cranelift CPU backend, as WGSL validated by naga (and run when a wgpu adapter
+//! schedules (a causal fill far below the scores, where masked keys are skipped, and one near them,
+//! where they count), on the Cranelift CPU backend, as WGSL validated by naga (and run when a wgpu adapter
 //! exists), and as PTX assembled by ptxas (when it is installed).
 
 mod lower_common;
@@ -50,7 +51,10 @@ fn attention_cases() -> Vec<(Graph, HashMap<String, usize>)> {
             cases.push((fused_graph(op.clone(), square), sizes(&[("B", 2), ("T", 7)])));
             let rect = [ty(dtype, &[t.clone(), d(5)]), ty(dtype, &[d(5), s.clone()]), ty(dtype, &[s.clone(), d(6)])];
             cases.push((fused_graph(op.clone(), rect.clone()), sizes(&[("T", 4), ("S", 9)])));
-            cases.push((fused_graph(op, rect), sizes(&[("T", 3), ("S", 0)])));
+            cases.push((fused_graph(op, rect.clone()), sizes(&[("T", 3), ("S", 0)])));
+            // A fill near the scores: the masked keys change the result and must be visited.
+            let near = Op::Attention { scale: 0.35, causal, fill: 0.25 };
+            cases.push((fused_graph(near, rect), sizes(&[("T", 6), ("S", 9)])));
         }
     }
     cases

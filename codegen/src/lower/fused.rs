@@ -56,20 +56,20 @@ pub(super) fn attention(b: &mut Builder, n: NodeId, scale: f64, causal: bool, fi
     })?;
     let m = let_var(b, "m", cd, Expr::constant(f64::NEG_INFINITY, cd));
     let l = let_var(b, "l", cd, zero.clone());
-    let j = b.var("j", DType::I64);
-    b.for_loop(j, keys, |b| {
+    let fill = Expr::constant(crate::kir::round_to(node.ty.dtype, fill), cd);
+    // One key `j` of the online softmax.
+    let step = |b: &mut Builder, j: Expr| -> Built<()> {
         let dot = let_var(b, "dot", cd, zero.clone());
         let k = b.var("k", DType::I64);
-        b.for_loop(k, width, |b| {
+        b.for_loop(k, width.clone(), |b| {
             let qv = b.value(q, &with(&base, col, var(k)))?;
-            let kv = b.value(kt, &with(&with(&base, row, var(k)), col, var(j)))?;
+            let kv = b.value(kt, &with(&with(&base, row, var(k)), col, j.clone()))?;
             b.emit(Stmt::Assign { var: dot, value: bin(BinOp::Add, var(dot), bin(BinOp::Mul, qv, kv)) });
             Ok(())
         })?;
         let mut score = bin(BinOp::Mul, var(dot), Expr::constant(crate::kir::round_to(node.ty.dtype, scale), cd));
         if causal {
-            let fill = Expr::constant(crate::kir::round_to(node.ty.dtype, fill), cd);
-            score = Expr::select(bin(BinOp::Le, var(j), i.clone()), score, fill);
+            score = Expr::select(bin(BinOp::Le, j.clone(), i.clone()), score, fill.clone());
         }
         let s = let_var(b, "s", cd, score);
         let mn = let_var(b, "mn", cd, bin(BinOp::Max, var(m), var(s)));
@@ -80,14 +80,29 @@ pub(super) fn attention(b: &mut Builder, n: NodeId, scale: f64, causal: bool, fi
         b.for_axes(&[col], &dims, "e", |b, e| {
             let at = with(&base, col, e[0].clone());
             let acc = b.load_buffer(out, shape, &at, Access::Write);
-            let vv = b.value(v, &with(&with(&base, row, var(j)), col, e[0].clone()))?;
+            let vv = b.value(v, &with(&with(&base, row, j.clone()), col, e[0].clone()))?;
             let next = bin(BinOp::Add, bin(BinOp::Mul, acc, var(corr)), bin(BinOp::Mul, var(p), vv));
             store_at(b, out, shape, &at, next);
             Ok(())
         })?;
         b.emit(Stmt::Assign { var: m, value: var(mn) });
         Ok(())
-    })?;
+    };
+    let j = b.var("j", DType::I64);
+    if !causal {
+        b.for_loop(j, keys, |b| step(b, var(j)))?;
+    } else {
+        // Keys `0..=i` are visible; the masked ones after them all score `fill`. Once `exp(fill - m)`
+        // is 0 each masked step leaves `m`, `l` and the row as they are (`corr = 1`, `p = 0`), so they
+        // are visited only when it is not (`fill` near the scores, or a NaN).
+        let visible = b.bind(ix::min(keys.clone(), ix::add(i.clone(), c(1))), "n");
+        b.for_loop(j, visible.clone(), |b| step(b, var(j)))?;
+        let reaches = bin(BinOp::Ne, exp(bin(BinOp::Sub, fill.clone(), var(m))), zero.clone());
+        let masked = b.var("jm", DType::I64);
+        b.if_then(reaches, |b| {
+            b.for_loop(masked, ix::sub(keys, visible.clone()), |b| step(b, ix::add(visible, var(masked))))
+        })?;
+    }
     // No keys: the expansion's `0 / 0` weights meet an empty matmul, which gives zeros.
     b.for_axes(&[col], &dims, "e", |b, e| {
         let at = with(&base, col, e[0].clone());
