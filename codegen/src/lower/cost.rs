@@ -92,6 +92,9 @@ fn polynomial(e: &Expr) -> Option<Poly> {
             }
             r
         }
+        // Only estimates use polynomials: `min(a, b)` counts as its upper bound `a` (a causal
+        // attention row's visible keys, `min(S, i + 1)`, count as `S`).
+        Expr::Binary { op: BinOp::Min, lhs, .. } => polynomial(lhs)?,
         _ => return None,
     })
 }
