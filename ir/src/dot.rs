@@ -29,6 +29,7 @@ fn style(op: &Op) -> (&'static str, &'static str) {
         Op::Param { .. } => ("box3d", "#fff3bf"),
         Op::Const { .. } | Op::Literal { .. } | Op::Iota { .. } => ("ellipse", "#eeeeee"),
         Op::MatMul => ("box", "#ffd8a8"),
+        Op::Attention { .. } | Op::Monarch => ("box", "#b2f2bb"),
         Op::Reduce { .. } | Op::Cumsum { .. } => ("box", "#e5dbff"),
         Op::Gather { .. } | Op::ScatterAdd { .. } => ("box", "#ffc9c9"),
         _ if op.is_movement() => ("box", "#f1f3f5"),

@@ -231,5 +231,7 @@ pub fn infer_type(op: &Op, ins: &[&TensorType]) -> TypeResult<TensorType> {
             shape.0[*axis] = size.clone();
             Ok(TensorType::new(src.dtype, shape))
         }
+        Op::Attention { .. } => crate::fused::attention_type(ins),
+        Op::Monarch => crate::fused::monarch_type(ins),
     }
 }

@@ -4,6 +4,7 @@
 mod dot;
 mod dtype;
 mod error;
+pub mod fused;
 mod graph;
 mod infer;
 mod json_float;
@@ -15,6 +16,7 @@ pub mod text;
 pub use dot::to_dot;
 pub use dtype::{DType, round_to};
 pub use error::IrError;
+pub use fused::expand_fused;
 pub use graph::{Graph, Node, NodeId, Output};
 pub use infer::{broadcast_shapes, infer_type};
 pub use op::{BINARY_NAMES, BinaryOp, Init, Op, REDUCE_NAMES, ReduceOp, UNARY_NAMES, UnaryOp};

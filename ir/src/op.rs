@@ -236,6 +236,20 @@ pub enum Op {
         axis: usize,
         size: Dim,
     },
+    /// Fused: `softmax(mask(scale * q kt)) v` over the last axis, with `q: [.., T, D]`,
+    /// `kt: [.., D, S]`, `v: [.., S, E]` (equal batch dims); with `causal`, key `j > i` of query `i`
+    /// has its score replaced by `fill`. Defined by [`crate::fused::expand_attention`].
+    Attention {
+        #[serde(with = "crate::json_float")]
+        scale: f64,
+        causal: bool,
+        #[serde(with = "crate::json_float")]
+        fill: f64,
+    },
+    /// Fused: a Monarch product `x: [.., m1*a]`, `r: [m1, a, m2]`, `l: [m2, m1, c]` -> `[.., c*m2]`
+    /// (block-diagonal `r`, a stride permutation, block-diagonal `l`, a stride permutation).
+    /// Defined by [`crate::fused::expand_monarch`].
+    Monarch,
 }
 
 impl Op {
@@ -262,6 +276,8 @@ impl Op {
             Op::MatMul => "matmul",
             Op::Gather { .. } => "gather",
             Op::ScatterAdd { .. } => "scatter_add",
+            Op::Attention { .. } => "attention",
+            Op::Monarch => "monarch",
         }
     }
 
@@ -279,7 +295,7 @@ impl Op {
             | Op::Slice { .. }
             | Op::Pad { .. } => 1,
             Op::Binary { .. } | Op::MatMul | Op::Gather { .. } | Op::ScatterAdd { .. } => 2,
-            Op::Select => 3,
+            Op::Select | Op::Attention { .. } | Op::Monarch => 3,
             Op::Concat { .. } => return None,
         })
     }
@@ -301,6 +317,11 @@ impl Op {
 
     pub fn is_elementwise(&self) -> bool {
         matches!(self, Op::Unary { .. } | Op::Cast { .. } | Op::Binary { .. } | Op::Select)
+    }
+
+    /// A fused op: its meaning is its expansion into primitives ([`crate::fused::expand`]).
+    pub fn is_fused(&self) -> bool {
+        matches!(self, Op::Attention { .. } | Op::Monarch)
     }
 
     pub fn is_movement(&self) -> bool {
@@ -349,8 +370,13 @@ impl Op {
             .collect()
     }
 
-    /// The prototype of the op called `mnemonic`, if there is one.
+    /// One op per fused mnemonic, with placeholder fields.
+    pub fn fused_prototypes() -> Vec<Op> {
+        vec![Op::Attention { scale: 1.0, causal: false, fill: 0.0 }, Op::Monarch]
+    }
+
+    /// The prototype of the op (primitive or fused) called `mnemonic`, if there is one.
     pub fn prototype(mnemonic: &str) -> Option<Op> {
-        Op::prototypes().into_iter().find(|op| op.name() == mnemonic)
+        Op::prototypes().into_iter().chain(Op::fused_prototypes()).find(|op| op.name() == mnemonic)
     }
 }

@@ -128,6 +128,18 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Emits `if cond { f }`.
+    pub fn if_then(&mut self, cond: Expr, f: impl FnOnce(&mut Self) -> Built<()>) -> Built<()> {
+        self.blocks.push(Vec::new());
+        self.memo.push(Vec::new());
+        let r = f(self);
+        self.memo.pop();
+        let body = self.blocks.pop().expect("pushed above");
+        r?;
+        self.emit(Stmt::If { cond, body });
+        Ok(())
+    }
+
     /// Nested loops over `axes` of `dims` with fresh variables named `prefix{axis}`; `f` gets the
     /// variables (one per axis, in order).
     pub fn for_axes(

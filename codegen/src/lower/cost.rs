@@ -24,7 +24,11 @@ pub(super) fn name(index: usize, g: &Graph, root: NodeId, copy: bool, locals: &[
         push("copy", &mut parts);
     }
     let heavy = |op: &Op| {
-        matches!(op, Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. })
+        op.is_fused()
+            || matches!(
+                op,
+                Op::Reduce { .. } | Op::MatMul | Op::Cumsum { .. } | Op::Gather { .. } | Op::ScatterAdd { .. }
+            )
     };
     for &n in locals.iter().chain([&root]) {
         if heavy(&g.node(n).op) {
@@ -88,6 +92,9 @@ fn polynomial(e: &Expr) -> Option<Poly> {
             }
             r
         }
+        // Only estimates use polynomials: `min(a, b)` counts as its upper bound `a` (a causal
+        // attention row's visible keys, `min(S, i + 1)`, count as `S`).
+        Expr::Binary { op: BinOp::Min, lhs, .. } => polynomial(lhs)?,
         _ => return None,
     })
 }

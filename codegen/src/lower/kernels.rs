@@ -33,6 +33,8 @@ pub(super) fn build(b: &mut Builder, plan: &KernelPlan, out: usize) -> Built<()>
                 Op::Cumsum { axis, reverse } => cumsum(b, root, *axis, *reverse, out)?,
                 Op::Gather { axis } => gather(b, root, *axis, out)?,
                 Op::ScatterAdd { axis, .. } => scatter_add(b, root, *axis, out)?,
+                Op::Attention { scale, causal, fill } => super::fused::attention(b, root, *scale, *causal, *fill, out)?,
+                Op::Monarch => super::fused::monarch(b, root, out)?,
                 op => return Err(BuildError::Internal(format!("no special kernel for {}", op.name()))),
             }
         }
@@ -46,7 +48,7 @@ pub(super) fn build(b: &mut Builder, plan: &KernelPlan, out: usize) -> Built<()>
 }
 
 /// Declares grid variables `i{axis}` over `axes` of `shape`; returns a full index with 0 on the other axes.
-fn grid(b: &mut Builder, shape: &Shape, axes: &[usize]) -> Vec<Expr> {
+pub(super) fn grid(b: &mut Builder, shape: &Shape, axes: &[usize]) -> Vec<Expr> {
     let dims = b.dims(shape);
     let mut idx = vec![c(0); shape.rank()];
     for &a in axes {
@@ -57,13 +59,13 @@ fn grid(b: &mut Builder, shape: &Shape, axes: &[usize]) -> Vec<Expr> {
     idx
 }
 
-fn store_at(b: &mut Builder, out: usize, shape: &Shape, idx: &[Expr], value: Expr) {
+pub(super) fn store_at(b: &mut Builder, out: usize, shape: &Shape, idx: &[Expr], value: Expr) {
     let dims = b.dims(shape);
     b.store(out, ix::ravel(idx, &dims), value);
 }
 
 /// `idx` with `axis` replaced by `v`.
-fn with(idx: &[Expr], axis: usize, v: Expr) -> Vec<Expr> {
+pub(super) fn with(idx: &[Expr], axis: usize, v: Expr) -> Vec<Expr> {
     let mut i = idx.to_vec();
     i[axis] = v;
     i

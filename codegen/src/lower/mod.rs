@@ -9,6 +9,7 @@ mod block;
 mod block_matmul;
 mod build;
 mod cost;
+mod fused;
 mod index;
 mod kernels;
 mod pack;

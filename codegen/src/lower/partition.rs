@@ -80,7 +80,8 @@ pub(super) struct Partition {
 }
 
 fn is_heavy(op: &Op) -> bool {
-    matches!(op, Op::Reduce { .. } | Op::Cumsum { .. } | Op::MatMul | Op::Gather { .. } | Op::ScatterAdd { .. })
+    op.is_fused()
+        || matches!(op, Op::Reduce { .. } | Op::Cumsum { .. } | Op::MatMul | Op::Gather { .. } | Op::ScatterAdd { .. })
 }
 
 /// Whether an `expand` from `from` to `to` repeats elements (rather than only adding size-1 dims).
@@ -149,7 +150,7 @@ pub(super) fn partition(g: &Graph, fuse: bool, forced: &HashSet<NodeId>) -> Part
             }
             many[i.0] |= match &node.op {
                 Op::Expand { .. } => broadcasts(&g.ty(*i).shape, &node.ty.shape),
-                Op::MatMul => true,
+                Op::MatMul | Op::Attention { .. } | Op::Monarch => true,
                 Op::Gather { .. } => pos == 0,
                 _ => false,
             };

@@ -34,7 +34,7 @@ pub(crate) enum AttrKind {
 }
 
 /// Every attribute key and its value syntax. A key means the same thing on every op that takes it.
-pub(crate) const KEYS: [(&str, AttrKind); 14] = [
+pub(crate) const KEYS: [(&str, AttrKind); 17] = [
     ("axis", AttrKind::Int),
     ("axes", AttrKind::Ints),
     ("start", AttrKind::Int),
@@ -49,6 +49,9 @@ pub(crate) const KEYS: [(&str, AttrKind); 14] = [
     ("value", AttrKind::Float),
     ("data", AttrKind::Floats),
     ("init", AttrKind::Init),
+    ("scale", AttrKind::Float),
+    ("causal", AttrKind::Bool),
+    ("fill", AttrKind::Float),
 ];
 
 pub(crate) fn key_kind(key: &str) -> Option<AttrKind> {
@@ -94,7 +97,7 @@ impl fmt::Display for Attr {
 /// quoted operand and a type after `:`. A const's `value` is listed here but printed as a bare operand.
 pub(crate) fn op_attrs(op: &Op) -> Vec<(&'static str, Attr)> {
     match op {
-        Op::Input { .. } | Op::Unary { .. } | Op::Binary { .. } | Op::Select | Op::MatMul => vec![],
+        Op::Input { .. } | Op::Unary { .. } | Op::Binary { .. } | Op::Select | Op::MatMul | Op::Monarch => vec![],
         Op::Param { init, .. } => vec![("init", Attr::Init(*init))],
         Op::Const { value, .. } => vec![("value", Attr::Float(*value))],
         Op::Literal { data, .. } => vec![("data", Attr::Floats(data.clone()))],
@@ -111,6 +114,9 @@ pub(crate) fn op_attrs(op: &Op) -> Vec<(&'static str, Attr)> {
             vec![("axis", Attr::Int(*axis)), ("before", Attr::Int(*before)), ("after", Attr::Int(*after))]
         }
         Op::ScatterAdd { axis, size } => vec![("axis", Attr::Int(*axis)), ("size", Attr::Dim(size.clone()))],
+        Op::Attention { scale, causal, fill } => {
+            vec![("scale", Attr::Float(*scale)), ("causal", Attr::Bool(*causal)), ("fill", Attr::Float(*fill))]
+        }
     }
 }
 

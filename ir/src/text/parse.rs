@@ -310,7 +310,10 @@ impl Parser<'_> {
             Op::Concat { .. } => Op::Concat { axis: a.int("axis")? },
             Op::Gather { .. } => Op::Gather { axis: a.int("axis")? },
             Op::ScatterAdd { .. } => Op::ScatterAdd { axis: a.int("axis")?, size: a.dim("size")? },
-            op @ (Op::Unary { .. } | Op::Binary { .. } | Op::Select | Op::MatMul) => op,
+            Op::Attention { .. } => {
+                Op::Attention { scale: a.float("scale")?, causal: a.bool("causal")?, fill: a.float("fill")? }
+            }
+            op @ (Op::Unary { .. } | Op::Binary { .. } | Op::Select | Op::MatMul | Op::Monarch) => op,
         })
     }
 

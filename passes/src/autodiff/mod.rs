@@ -33,6 +33,10 @@ pub fn grad_output_name(param: &str) -> String {
 /// the scalar output `loss` as an output named by [`grad_output_name`]. A leaf the loss does not depend on
 /// gets a zero gradient.
 pub fn differentiate(g: &Graph, loss: &str, wrt: &[&str]) -> Result<Graph, AutodiffError> {
+    // A fused op's gradient is its expansion's: differentiate the primitives.
+    if g.has_fused() {
+        return differentiate(&irc_ir::expand_fused(g)?, loss, wrt);
+    }
     let loss_id =
         g.outputs().iter().find(|o| o.name == loss).ok_or_else(|| AutodiffError::UnknownLoss(loss.into()))?.node;
     let loss_ty = g.ty(loss_id);

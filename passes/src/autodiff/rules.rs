@@ -130,6 +130,9 @@ pub fn vjp(
         Op::ScatterAdd { axis, .. } => {
             out[0] = Some(e.op(Op::Gather { axis: *axis }, &[gy, ins[1]])?);
         }
+        Op::Attention { .. } | Op::Monarch => {
+            return Err(unsupported("fused ops are differentiated through their expansion".into()));
+        }
     }
     Ok(out)
 }

@@ -18,6 +18,8 @@ pub struct Leaf {
     pub ty: TensorType,
     pub splat: Option<f64>,
     pub nonneg: bool,
+    /// The axis of an `iota` leaf (masks are recognized by it).
+    pub iota: Option<usize>,
 }
 
 impl Leaf {
@@ -32,7 +34,11 @@ impl Leaf {
             Op::Iota { .. } => (None, true),
             _ => (None, false),
         };
-        Leaf { node, ty: ty.clone(), splat, nonneg }
+        let iota = match op {
+            Op::Iota { axis, .. } => Some(*axis),
+            _ => None,
+        };
+        Leaf { node, ty: ty.clone(), splat, nonneg, iota }
     }
 }
 
@@ -150,7 +156,9 @@ fn nonneg(op: &Op, args: &[&Data], same_operands: bool) -> bool {
         Op::Binary { .. } => false,
         Op::Select => all(1..3),
         Op::Cast { dtype } => dtype.is_float() && all(0..1),
-        Op::MatMul | Op::Concat { .. } => all(0..n),
+        Op::MatMul | Op::Concat { .. } | Op::Monarch => all(0..n),
+        // A convex combination of the rows of `v`.
+        Op::Attention { .. } => all(2..3),
         Op::ScatterAdd { .. } | Op::Gather { .. } => all(0..1),
         _ => all(0..1),
     }
@@ -276,5 +284,31 @@ mod tests {
         assert_eq!(eg[e].data.splat, Some(round_to(DType::F32, 2f64.exp())));
         assert_eq!(eg.analysis.folds, 1);
         assert!(eg[e].nodes.iter().any(|n| matches!(n, TNode::Const(..))));
+    }
+
+    /// An `attention` is a convex combination of the rows of `v`: non-negative exactly when `v` is;
+    /// a `monarch` needs all three operands non-negative.
+    #[test]
+    fn fused_ops_are_nonneg_only_when_their_operands_say_so() {
+        let mut eg = EG::new(TensorAnalysis::default());
+        let mut leaf = |shape: &[usize], nonneg: bool| {
+            let ty = TensorType::new(DType::F32, Shape::of(shape));
+            eg.analysis.leaves.push(Leaf { node: NodeId(0), ty, splat: None, nonneg, iota: None });
+            eg.add(TNode::Leaf((eg.analysis.leaves.len() - 1) as u32))
+        };
+        let (q, kt, v, vn) = (leaf(&[3, 4], false), leaf(&[4, 5], false), leaf(&[5, 2], true), leaf(&[5, 2], false));
+        let (x, r, l, ln) =
+            (leaf(&[2, 6], true), leaf(&[3, 2, 2], true), leaf(&[2, 3, 4], true), leaf(&[2, 3, 4], false));
+        let attr = eg.add(TNode::Attr(Attr::Attention { scale: 1f64.to_bits(), causal: true, fill: 0f64.to_bits() }));
+        let a = eg.add(TNode::Op(Prim::Attention, vec![attr, q, kt, v]));
+        let an = eg.add(TNode::Op(Prim::Attention, vec![attr, q, kt, vn]));
+        let m = eg.add(TNode::Op(Prim::Monarch, vec![x, r, l]));
+        let mn = eg.add(TNode::Op(Prim::Monarch, vec![x, r, ln]));
+        eg.rebuild();
+        assert!(eg[a].data.ty.is_some() && eg[m].data.ty.is_some());
+        assert_eq!(
+            [eg[a].data.nonneg, eg[an].data.nonneg, eg[m].data.nonneg, eg[mn].data.nonneg],
+            [true, false, true, false]
+        );
     }
 }

@@ -83,10 +83,35 @@ impl CostModel {
                 n_out * if heavy { 4.0 } else { 1.0 }
             }
             Prim::Binary(_) => n_out * if p.binary_op() == Some(irc_ir::BinaryOp::Pow) { 4.0 } else { 1.0 },
+            Prim::Attention => self.attention_flops(ins, n_out),
+            Prim::Monarch => self.monarch_flops(ins, n_out),
             _ => ins.first().map_or(n_out, |a| self.numel(a)),
         };
         let bytes: f64 = ins.iter().map(|t| self.bytes(t)).sum::<f64>() + self.bytes(out);
         ((bytes / t.bandwidth).max(flops / t.peak_flops) + t.launch) * 1e6
+    }
+
+    /// `attention(q, kt, v)` computed row by row with an online softmax: per score, the `q . k` dot
+    /// product (`2 D`), scale, mask, running max, two `exp`s (the score's and the rescaling of the
+    /// running sum), the running sum, and the rescaled accumulation into the output row (`2 E`). Its
+    /// bytes are only the operands and the result: the `T x S` scores never reach memory.
+    fn attention_flops(&self, ins: &[&TensorType], n_out: f64) -> f64 {
+        let last = |t: Option<&&TensorType>| t.and_then(|t| t.shape.0.last()).map_or(1.0, |d| self.dim(d));
+        let (d, s, e) = (last(ins.first()), last(ins.get(1)), last(ins.get(2)));
+        let scores = n_out / e.max(1.0) * s;
+        scores * (2.0 * d + 2.0 * e + 4.0 + 2.0 * 4.0)
+    }
+
+    /// `monarch(x, r, l)`: the two block-diagonal products, `2 a m2` and `2 m1 c` flops per element
+    /// of the intermediate and the output; the intermediate stays in the kernel.
+    fn monarch_flops(&self, ins: &[&TensorType], n_out: f64) -> f64 {
+        let Some((m1, a, m2, c)) =
+            ins.get(1).zip(ins.get(2)).and_then(|(r, l)| irc_ir::fused::monarch_dims(&r.shape, &l.shape))
+        else {
+            return n_out;
+        };
+        let rows = n_out / (c * m2).max(1) as f64;
+        rows * (2.0 * (m1 * a * m2) as f64 + 2.0 * (m2 * m1 * c) as f64)
     }
 
     /// Cost of a graph node.

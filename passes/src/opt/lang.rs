@@ -57,14 +57,34 @@ pub enum Attr {
     Shape(Vec<D>),
     Axis(usize),
     Dtype(u8),
-    Cumsum { axis: usize, reverse: bool },
-    Slice { axis: usize, start: usize, end: D },
-    Pad { axis: usize, before: usize, after: usize },
-    Scatter { axis: usize, size: D },
+    Cumsum {
+        axis: usize,
+        reverse: bool,
+    },
+    Slice {
+        axis: usize,
+        start: usize,
+        end: D,
+    },
+    Pad {
+        axis: usize,
+        before: usize,
+        after: usize,
+    },
+    Scatter {
+        axis: usize,
+        size: D,
+    },
+    /// A fused attention's scale and fill (`f64` bits) and causal flag.
+    Attention {
+        scale: u64,
+        causal: bool,
+        fill: u64,
+    },
 }
 
 /// The operator of a computed e-node. Unary, binary and reduce ops are indices into the IR's name
-/// tables, so the order is total. Fused primitives would be added here.
+/// tables, so the order is total. `Attention` and `Monarch` are the fused ops (group 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Prim {
     Unary(u8),
@@ -82,6 +102,8 @@ pub enum Prim {
     MatMul,
     Gather,
     ScatterAdd,
+    Attention,
+    Monarch,
 }
 
 fn index_of<T: Copy + PartialEq>(table: &[(T, &str)], key: T) -> u8 {
@@ -119,7 +141,7 @@ impl Prim {
 
     /// Whether the first child is an attribute leaf.
     pub fn has_attr(self) -> bool {
-        !matches!(self, Prim::Unary(_) | Prim::Binary(_) | Prim::Select | Prim::MatMul)
+        !matches!(self, Prim::Unary(_) | Prim::Binary(_) | Prim::Select | Prim::MatMul | Prim::Monarch)
     }
 
     pub fn name(self) -> &'static str {
@@ -139,11 +161,13 @@ impl Prim {
             Prim::MatMul => "matmul",
             Prim::Gather => "gather",
             Prim::ScatterAdd => "scatter_add",
+            Prim::Attention => "attention",
+            Prim::Monarch => "monarch",
         }
     }
 
     fn from_name(s: &str) -> Option<Prim> {
-        const STRUCTURAL: [Prim; 12] = [
+        const STRUCTURAL: [Prim; 14] = [
             Prim::Cast,
             Prim::Select,
             Prim::Cumsum,
@@ -156,6 +180,8 @@ impl Prim {
             Prim::MatMul,
             Prim::Gather,
             Prim::ScatterAdd,
+            Prim::Attention,
+            Prim::Monarch,
         ];
         UnaryOp::from_name(s)
             .map(Prim::unary)
@@ -188,6 +214,11 @@ impl Prim {
             Op::ScatterAdd { axis, size } => {
                 (Prim::ScatterAdd, Some(Attr::Scatter { axis: *axis, size: D::from(size) }))
             }
+            Op::Attention { scale, causal, fill } => (
+                Prim::Attention,
+                Some(Attr::Attention { scale: scale.to_bits(), causal: *causal, fill: fill.to_bits() }),
+            ),
+            Op::Monarch => (Prim::Monarch, None),
             _ => return None,
         })
     }
@@ -216,6 +247,10 @@ impl Prim {
             (Prim::ScatterAdd, Some(Attr::Scatter { axis, size })) => {
                 Op::ScatterAdd { axis: *axis, size: Dim::from(size) }
             }
+            (Prim::Attention, Some(Attr::Attention { scale, causal, fill })) => {
+                Op::Attention { scale: f64::from_bits(*scale), causal: *causal, fill: f64::from_bits(*fill) }
+            }
+            (Prim::Monarch, None) => Op::Monarch,
             _ => return None,
         })
     }

@@ -59,7 +59,7 @@ pub enum OptError {
 /// What the optimizer does and how long it may take.
 #[derive(Clone, Debug)]
 pub struct OptOptions {
-    /// Rule groups to run. Default: the exact simplifications and matmul reassociation.
+    /// Rule groups to run. Default: the exact simplifications, matmul reassociation and fusion.
     pub groups: Vec<RuleGroup>,
     /// Most e-nodes per region's e-graph.
     pub node_limit: usize,
@@ -83,7 +83,7 @@ pub struct OptOptions {
 impl Default for OptOptions {
     fn default() -> OptOptions {
         OptOptions {
-            groups: vec![RuleGroup::Simplify, RuleGroup::MatmulAssoc],
+            groups: vec![RuleGroup::Simplify, RuleGroup::MatmulAssoc, RuleGroup::Fusion],
             node_limit: 20_000,
             iter_limit: 8,
             time_limit: Duration::from_millis(1500),

@@ -31,6 +31,10 @@ pub fn interpret(
 ) -> Result<Vec<Tensor>, RunError> {
     // Graphs can be deserialized without verification; the ops below rely on verified types.
     g.verify()?;
+    // A fused op means its expansion into primitives: the reference computes that.
+    if g.has_fused() {
+        return interpret(&irc_ir::expand_fused(g)?, inputs, params);
+    }
     let b = bind::bind(g, inputs, params)?;
     let mut uses = g.use_counts();
     let mut values: Vec<Option<Tensor>> = Vec::with_capacity(g.len());
@@ -90,5 +94,6 @@ fn eval(
             let size = resolve(size, b, at)?;
             gather::scatter_add(args[0], args[1], *axis, size, at)?
         }
+        Op::Attention { .. } | Op::Monarch => unreachable!("fused ops are expanded before interpreting"),
     })
 }

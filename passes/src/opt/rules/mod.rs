@@ -3,6 +3,7 @@
 //! rewrite whose result has a different type than the matched class and records it as a conflict.
 
 mod algebra;
+mod fusion;
 mod matmul;
 
 use egg::{Applier, Id, Pattern, PatternAst, Rewrite, Subst, Symbol, Var};
@@ -21,16 +22,20 @@ pub enum RuleGroup {
     FloatAlgebra,
     /// Group 2: matmul chain reassociation (sums in a different order).
     MatmulAssoc,
+    /// Group 3: fusion discovery (softmax attention, Monarch products) into fused ops.
+    Fusion,
 }
 
 impl RuleGroup {
-    pub const ALL: [RuleGroup; 3] = [RuleGroup::Simplify, RuleGroup::FloatAlgebra, RuleGroup::MatmulAssoc];
+    pub const ALL: [RuleGroup; 4] =
+        [RuleGroup::Simplify, RuleGroup::FloatAlgebra, RuleGroup::MatmulAssoc, RuleGroup::Fusion];
 
     pub fn name(self) -> &'static str {
         match self {
             RuleGroup::Simplify => "simplify",
             RuleGroup::FloatAlgebra => "float-algebra",
             RuleGroup::MatmulAssoc => "matmul-assoc",
+            RuleGroup::Fusion => "fusion",
         }
     }
 }
@@ -74,7 +79,8 @@ pub struct RuleDef {
 
 /// Every rule, in table order.
 pub fn all_rules() -> Vec<RuleDef> {
-    algebra::SIMPLIFY.iter().chain(algebra::FLOAT_ALGEBRA).chain(matmul::MATMUL).copied().collect()
+    let tables = [algebra::SIMPLIFY, algebra::FLOAT_ALGEBRA, matmul::MATMUL, fusion::FUSION];
+    tables.into_iter().flatten().copied().collect()
 }
 
 enum RhsImpl {
