@@ -9,7 +9,7 @@ mod opt_common;
 use irc_frontends::dsl::{ModelBuilder, Var};
 use irc_frontends::nn;
 use irc_ir::{BinaryOp, DType, Dim, Graph, NodeId, Op, ReduceOp, Shape, TensorType, UnaryOp};
-use irc_passes::opt::{OptOptions, RuleGroup};
+use irc_passes::opt::{OptOptions, RuleGroup, Target};
 use opt_common::{REASSOC_F32, check, sizes};
 
 /// How a hand-built attention differs from the naive pattern.
@@ -95,8 +95,14 @@ fn fused_ops(h: &Graph) -> Vec<Op> {
     h.nodes().iter().filter(|n| n.op.is_fused()).map(|n| n.op.clone()).collect()
 }
 
+/// A target whose fused kernels run at its peak rate (the CPU target prices them at a quarter of it).
+fn full_rate() -> Target {
+    let cpu = Target::cpu();
+    Target { fused_flops: cpu.peak_flops, ..cpu }
+}
+
 fn fusion() -> OptOptions {
-    OptOptions::with_groups(&[RuleGroup::Fusion])
+    OptOptions { target: full_rate(), ..OptOptions::with_groups(&[RuleGroup::Fusion]) }
 }
 
 fn run(g: &Graph, opts: &OptOptions) -> (Graph, irc_passes::opt::OptReport) {
@@ -137,13 +143,31 @@ fn the_dsl_attention_fuses_in_both_forms() {
         let [q, k, v]: [Var; 3] = ["q", "k", "v"].map(|n| b.input(n, DType::F32, shape()));
         let y = nn::scaled_dot_product_attention(&q, &k, &v, causal);
         let g = b.finish(&[("y", &y)]).unwrap();
-        let (h, _) = check(&g, &OptOptions::default(), &sizes(&[("B", 2), ("T", 7)]), 11, REASSOC_F32);
+        let opts = OptOptions { target: full_rate(), ..OptOptions::default() };
+        let (h, _) = check(&g, &opts, &sizes(&[("B", 2), ("T", 7)]), 11, REASSOC_F32);
         let ops = fused_ops(&h);
         assert!(
             matches!(ops.as_slice(), [Op::Attention { causal: c, fill, .. }] if *c == causal && (!causal || *fill == nn::MASK_VALUE)),
             "causal={causal}: {ops:?}"
         );
     }
+}
+
+/// On the CPU target the fused attention's scalar arithmetic costs more than the scores' memory
+/// traffic saves at the gpt-block's size: the rule fires, and extraction keeps the pattern.
+#[test]
+fn the_cpu_target_keeps_attention_unfused_where_fusion_costs_more() {
+    let b = ModelBuilder::new("sdpa");
+    let shape = || vec![Dim::Static(4), Dim::Static(4), Dim::Static(256), Dim::Static(64)];
+    let [q, k, v]: [Var; 3] = ["q", "k", "v"].map(|n| b.input(n, DType::F32, shape()));
+    let y = nn::scaled_dot_product_attention(&q, &k, &v, true);
+    let g = b.finish(&[("y", &y)]).unwrap();
+    let (h, report) = irc_passes::opt::optimize(&g, &OptOptions::default()).unwrap();
+    assert_eq!(report.applied("fuse-causal-attention"), 1);
+    assert!(fused_ops(&h).is_empty(), "{h}");
+    let opts = OptOptions { target: full_rate(), ..OptOptions::default() };
+    let (h, _) = irc_passes::opt::optimize(&g, &opts).unwrap();
+    assert_eq!(fused_ops(&h).len(), 1, "{h}");
 }
 
 #[test]

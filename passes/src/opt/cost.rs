@@ -18,6 +18,10 @@ pub struct Target {
     pub bandwidth: f64,
     /// Peak arithmetic, flops per second.
     pub peak_flops: f64,
+    /// Arithmetic rate of the fused ops' kernels (attention, Monarch), flops per second: a target whose
+    /// fused kernels are less tuned than its matmuls prices them here, so fusion is chosen only where the
+    /// memory traffic it saves outweighs the slower arithmetic.
+    pub fused_flops: f64,
     /// Fixed cost of one kernel launch, seconds.
     pub launch: f64,
     /// Cost of a movement op (index arithmetic in its readers), seconds; positive so that of two
@@ -26,9 +30,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// A few-core CPU: 20 GB/s, 50 GFLOP/s, 2 us per kernel.
+    /// A few-core CPU: 20 GB/s, 50 GFLOP/s, 2 us per kernel. The CPU backend runs the fused kernels'
+    /// inner loops as scalar code, a quarter of the f32x4 rate its matmuls reach.
     pub fn cpu() -> Target {
-        Target { name: "cpu".into(), bandwidth: 20e9, peak_flops: 50e9, launch: 2e-6, movement: 0.05e-6 }
+        Target {
+            name: "cpu".into(),
+            bandwidth: 20e9,
+            peak_flops: 50e9,
+            fused_flops: 12.5e9,
+            launch: 2e-6,
+            movement: 0.05e-6,
+        }
     }
 }
 
@@ -88,7 +100,8 @@ impl CostModel {
             _ => ins.first().map_or(n_out, |a| self.numel(a)),
         };
         let bytes: f64 = ins.iter().map(|t| self.bytes(t)).sum::<f64>() + self.bytes(out);
-        ((bytes / t.bandwidth).max(flops / t.peak_flops) + t.launch) * 1e6
+        let rate = if matches!(p, Prim::Attention | Prim::Monarch) { t.fused_flops } else { t.peak_flops };
+        ((bytes / t.bandwidth).max(flops / rate) + t.launch) * 1e6
     }
 
     /// `attention(q, kt, v)` computed row by row with an online softmax: per score, the `q . k` dot
