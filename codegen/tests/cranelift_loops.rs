@@ -4,7 +4,9 @@
 mod cranelift_util;
 
 use cranelift_util::*;
-use irc_codegen::cranelift::{CodegenError, CompileOptions, compile_kernel, compile_kernel_with};
+use irc_codegen::cranelift::{
+    CodegenError, CompileOptions, compile_kernel, compile_kernel_listing, compile_kernel_with,
+};
 use irc_codegen::kir::{BinOp, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
@@ -462,6 +464,14 @@ fn clif_text_shows_both_functions() {
     let text = compiled.clif_text();
     assert_eq!(text.matches("function ").count(), 2, "{text}");
     assert_eq!(compiled.name(), "row_sum");
+}
+
+#[test]
+fn listings_show_machine_code_when_asked() {
+    assert!(compile_kernel(&row_sum()).unwrap().disasm().is_none());
+    let compiled = compile_kernel_listing(&row_sum()).unwrap();
+    let asm = compiled.disasm().unwrap();
+    assert!(asm.contains("ret") && asm.lines().count() > 20, "{asm}");
 }
 
 /// A transpose: the store is contiguous in the inner grid variable, the load is strided, so the vector
