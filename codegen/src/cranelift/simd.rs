@@ -342,7 +342,22 @@ impl Tx<'_, '_> {
                     self.enter_group(lanes, 0);
                     self.hoist_bases(*u, body);
                     let u = self.vars[u.0 as usize];
-                    self.counted_loop(u, zero, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
+                    // Two iterations per step (in order, so every lane computes as before) halve the
+                    // loop overhead of a matmul tile's `k` loop; the second one's loads are the first's
+                    // addresses plus immediate offsets. Then the odd last iteration.
+                    let unroll = if body.iter().any(|s| matches!(s, Stmt::Assign { .. })) { 2 } else { 1 };
+                    let mut lo = zero;
+                    if unroll == 2 {
+                        self.counted_loop(u, zero, extent, 2, |tx| {
+                            let i = tx.b.use_var(u);
+                            tx.vector_stmts(lanes, locals, body);
+                            let next = tx.b.ins().iadd_imm_s(i, 1);
+                            tx.b.def_var(u, next);
+                            tx.vector_stmts(lanes, locals, body);
+                        });
+                        lo = self.b.use_var(u);
+                    }
+                    self.counted_loop(u, lo, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
                     self.close_bases();
                     self.innermost = outer;
                 }
