@@ -559,3 +559,22 @@ fn integer_conditions_and_casts_in_simd_loops() {
         }
     }
 }
+
+/// An index whose constant part is beyond an immediate offset (`(i + 10^9) - off` with `off = 10^9` at
+/// run time) still addresses element `i`: the constant then joins the scaled terms.
+#[test]
+fn constants_beyond_immediate_offsets() {
+    let mut b = Builder::new("far_constant");
+    let (n, off) = (b.size("n"), b.size("off"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let i = b.grid("i", n);
+    let far = Expr::constant(1e9, DType::I64);
+    let index = bin(BinOp::Sub, add(var(i), far), off);
+    b.k.body = vec![store(out, var(i), add(Expr::load(x, index), Expr::constant(1.0, DType::F32)))];
+    let len = 37;
+    let xs = f32s(len, 3);
+    let got = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, len)], &[len as i64, 1_000_000_000]);
+    let want: Vec<f32> = xs.iter().map(|v| v + 1.0).collect();
+    assert_eq!(got[1].f32(), &want[..]);
+}

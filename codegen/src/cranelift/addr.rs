@@ -35,9 +35,12 @@ pub(super) struct Base {
     buf: usize,
     /// (leaf, coefficient, x, c): the leaf's value before the loop was `x + c` (`peel`), and the base
     /// holds `x · coefficient`, sorted by (leaf, coefficient).
-    terms: Vec<(Leaf, i64, Value, i64)>,
+    terms: Vec<BaseTerm>,
     var: Variable,
 }
+
+/// (leaf, coefficient, x, c) of a hoisted base (see `Base::terms`).
+type BaseTerm = (Leaf, i64, Value, i64);
 
 /// `index = Σ terms[i].0 · terms[i].1 + constant`, with the terms as expressions left to evaluate.
 #[derive(Default)]
@@ -123,7 +126,8 @@ impl Tx<'_, '_> {
         let bytes = constant.wrapping_mul(size);
         let offset = i32::try_from(bytes).ok();
         if offset.is_none() {
-            let k = self.b.ins().iconst(types::I64, bytes);
+            // Too far for an immediate: an element count, scaled with the other terms.
+            let k = self.b.ins().iconst(types::I64, constant);
             terms.push((k, 1));
         }
         if let Some(sum) = self.scaled_sum(&terms, size) {
@@ -134,12 +138,7 @@ impl Tx<'_, '_> {
 
     /// The hoisted base of `buf` with the most terms, all of which `terms` contains: removes those from
     /// `terms` and returns the base's variable and terms.
-    #[allow(clippy::type_complexity)]
-    fn hoisted_base(
-        &self,
-        buf: usize,
-        terms: &mut Vec<(&Expr, i64)>,
-    ) -> Option<(Variable, Vec<(Leaf, i64, Value, i64)>)> {
+    fn hoisted_base(&self, buf: usize, terms: &mut Vec<(&Expr, i64)>) -> Option<(Variable, Vec<BaseTerm>)> {
         let leaves: Vec<Option<(Leaf, i64)>> = terms.iter().map(|&(e, c)| leaf(e).map(|l| (l, c))).collect();
         let mut best: Option<(&Base, Vec<usize>)> = None;
         for base in self.bases.iter().flatten().filter(|b| b.buf == buf) {
