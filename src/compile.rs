@@ -149,9 +149,14 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
         std::fs::write(&kir_path, print_kernel(k)).map_err(io(&kir_path))?;
         let code_path = match target {
             Target::Cpu => {
-                let compiled = irc_codegen::cranelift::compile_kernel(k).map_err(|e| CliError::Run(e.to_string()))?;
+                let compiled =
+                    irc_codegen::cranelift::compile_kernel_listing(k).map_err(|e| CliError::Run(e.to_string()))?;
                 let path = dir.join(format!("{stem}.clif"));
                 std::fs::write(&path, compiled.clif_text()).map_err(io(&path))?;
+                if let Some(asm) = compiled.disasm() {
+                    let asm_path = dir.join(format!("{stem}.s"));
+                    std::fs::write(&asm_path, asm).map_err(io(&asm_path))?;
+                }
                 path
             }
             Target::Ptx => {

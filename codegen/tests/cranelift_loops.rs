@@ -4,7 +4,9 @@
 mod cranelift_util;
 
 use cranelift_util::*;
-use irc_codegen::cranelift::{CodegenError, CompileOptions, compile_kernel, compile_kernel_with};
+use irc_codegen::cranelift::{
+    CodegenError, CompileOptions, compile_kernel, compile_kernel_listing, compile_kernel_with,
+};
 use irc_codegen::kir::{BinOp, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
@@ -464,6 +466,14 @@ fn clif_text_shows_both_functions() {
     assert_eq!(compiled.name(), "row_sum");
 }
 
+#[test]
+fn listings_show_machine_code_when_asked() {
+    assert!(compile_kernel(&row_sum()).unwrap().disasm().is_none());
+    let compiled = compile_kernel_listing(&row_sum()).unwrap();
+    let asm = compiled.disasm().unwrap();
+    assert!(asm.contains("ret") && asm.lines().count() > 20, "{asm}");
+}
+
 /// A transpose: the store is contiguous in the inner grid variable, the load is strided, so the vector
 /// loop gathers four scalars per step.
 #[test]
@@ -548,4 +558,23 @@ fn integer_conditions_and_casts_in_simd_loops() {
             assert_eq!(res[1].f32()[ii * cc + jj], want, "[{ii}, {jj}]");
         }
     }
+}
+
+/// An index whose constant part is beyond an immediate offset (`(i + 10^9) - off` with `off = 10^9` at
+/// run time) still addresses element `i`: the constant then joins the scaled terms.
+#[test]
+fn constants_beyond_immediate_offsets() {
+    let mut b = Builder::new("far_constant");
+    let (n, off) = (b.size("n"), b.size("off"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let i = b.grid("i", n);
+    let far = Expr::constant(1e9, DType::I64);
+    let index = bin(BinOp::Sub, add(var(i), far), off);
+    b.k.body = vec![store(out, var(i), add(Expr::load(x, index), Expr::constant(1.0, DType::F32)))];
+    let len = 37;
+    let xs = f32s(len, 3);
+    let got = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, len)], &[len as i64, 1_000_000_000]);
+    let want: Vec<f32> = xs.iter().map(|v| v + 1.0).collect();
+    assert_eq!(got[1].f32(), &want[..]);
 }

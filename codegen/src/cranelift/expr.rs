@@ -78,6 +78,8 @@ pub(super) struct Tx<'a, 'f> {
     pub simd_loops: usize,
     /// The variable of the innermost loop being emitted (see `load_flags`).
     pub innermost: Option<VarId>,
+    /// Address bases hoisted out of the enclosing loops, innermost last (`addr.rs`).
+    pub bases: Vec<Vec<super::addr::Base>>,
 }
 
 impl Tx<'_, '_> {
@@ -92,9 +94,8 @@ impl Tx<'_, '_> {
             Expr::Const { value, dtype } => self.constant(*value, *dtype),
             Expr::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
             Expr::Size(i) => self.sizes[*i],
-            Expr::Load { buf, index: at } => {
-                let flags = self.load_flags(*buf, at);
-                let index = self.expr(at);
+            Expr::Load { buf, index } => {
+                let flags = self.load_flags(*buf, index);
                 self.load(*buf, index, flags)
             }
             Expr::SharedLoad { .. } => unreachable!("rejected by check_kernel"),
@@ -162,13 +163,6 @@ impl Tx<'_, '_> {
         }
     }
 
-    /// The address of element `index` of buffer `buf`.
-    pub fn address(&mut self, buf: usize, index: Value) -> Value {
-        let size = self.k.buffers[buf].dtype.size_bytes();
-        let offset = self.b.ins().ishl_imm_u(index, size.trailing_zeros() as i64);
-        self.b.ins().iadd(self.bufs[buf], offset)
-    }
-
     /// Flags for a load of `buf` at `index`. A load of a buffer the kernel only reads, at an index that
     /// reads the innermost loop's variable, is marked movable: Cranelift may then merge it into its use
     /// (`vbroadcastss` from memory) or share it, but cannot hoist it out of that loop, where the index
@@ -178,10 +172,10 @@ impl Tx<'_, '_> {
         if movable { mem_flags().with_readonly().with_can_move() } else { mem_flags() }
     }
 
-    pub fn load(&mut self, buf: usize, index: Value, flags: MemFlagsData) -> Value {
+    pub fn load(&mut self, buf: usize, index: &Expr, flags: MemFlagsData) -> Value {
         let dtype = self.k.buffers[buf].dtype;
-        let addr = self.address(buf, index);
-        let raw = self.b.ins().load(mem_type(dtype), flags, addr, 0);
+        let (addr, offset) = self.address_of(buf, index);
+        let raw = self.b.ins().load(mem_type(dtype), flags, addr, offset);
         match dtype {
             DType::F16 => half::f16_to_f32(&mut self.b, raw),
             DType::BF16 => half::bf16_to_f32(&mut self.b, raw),
@@ -189,15 +183,16 @@ impl Tx<'_, '_> {
         }
     }
 
-    pub fn store(&mut self, buf: usize, index: Value, value: Value) {
+    /// Stores `value` (already computed) at `index` of `buf`.
+    pub fn store(&mut self, buf: usize, index: &Expr, value: Value) {
         let dtype = self.k.buffers[buf].dtype;
         let value = match dtype {
             DType::F16 => half::f32_to_f16(&mut self.b, value),
             DType::BF16 => half::f32_to_bf16(&mut self.b, value),
             _ => value,
         };
-        let addr = self.address(buf, index);
-        self.b.ins().store(mem_flags(), value, addr, 0);
+        let (addr, offset) = self.address_of(buf, index);
+        self.b.ins().store(mem_flags(), value, addr, offset);
     }
 
     /// Calls the f32 (or, for f64 operands, the f64) version of `helper`.

@@ -68,6 +68,7 @@ fn begin<'a, 'f>(
         helper_ids,
         simd_loops: 0,
         innermost: None,
+        bases: Vec::new(),
     };
     // The kernel function's parameters are (args, sizes, start, end); the total function's (sizes).
     let (args, sizes) = if params.len() == 4 { (Some(params[0]), params[1]) } else { (None, params[0]) };
@@ -283,7 +284,6 @@ impl Tx<'_, '_> {
                     self.b.def_var(self.vars[var.0 as usize], v);
                 }
                 Stmt::Store { buf, index, value } => {
-                    let index = self.expr(index);
                     let value = self.expr(value);
                     self.store(*buf, index, value);
                 }
@@ -312,7 +312,9 @@ impl Tx<'_, '_> {
     /// group (of iterations, or of terms of a reduction), then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let outer = self.innermost.replace(var);
+        self.hoist_bases(var, body);
         self.range_parts(var, lo, hi, body);
+        self.close_bases();
         self.innermost = outer;
     }
 
@@ -364,6 +366,7 @@ impl Tx<'_, '_> {
 
         self.b.switch_to_block(block);
         body(self);
+        self.carry_bases();
         let next = self.b.ins().iadd_imm_s(i, step);
         self.b.def_var(v, next);
         self.b.ins().jump(header, &[]);

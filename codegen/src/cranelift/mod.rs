@@ -7,6 +7,7 @@
 //! (`0` when any extent is not positive), so callers never evaluate extent expressions themselves.
 //! See docs/CPU.md for the code shapes, the SIMD rule and the accuracy of transcendental functions.
 
+mod addr;
 mod check;
 mod expr;
 mod func;
@@ -87,6 +88,8 @@ pub struct CompiledKernel {
     entry: KernelFn,
     total: TotalFn,
     clif: String,
+    /// The machine code as Cranelift prints it after register allocation, when asked for.
+    disasm: Option<String>,
     simd_loops: usize,
     /// Held (behind a mutex only to make the handle `Sync`) until drop frees the code.
     module: Option<Mutex<JITModule>>,
@@ -106,6 +109,12 @@ impl CompiledKernel {
     /// The Cranelift IR of the kernel function and of its grid-total function, as handed to the compiler.
     pub fn clif_text(&self) -> &str {
         &self.clif
+    }
+
+    /// The kernel function's machine code after register allocation (instructions with registers, one
+    /// per line), when compiled by `compile_kernel_listing`.
+    pub fn disasm(&self) -> Option<&str> {
+        self.disasm.as_deref()
     }
 
     /// How many loops were given an `f32x4` main part (vectorized reductions included).
@@ -173,10 +182,20 @@ pub fn compile_kernel(kernel: &Kernel) -> Result<CompiledKernel, CodegenError> {
 /// Compiles `kernel`. If Cranelift rejects the vectorized code (an ISA without the needed SIMD), the
 /// kernel is compiled again without SIMD.
 pub fn compile_kernel_with(kernel: &Kernel, options: CompileOptions) -> Result<CompiledKernel, CodegenError> {
+    build_checked(kernel, options, false)
+}
+
+/// Compiles `kernel` with the default options and keeps its machine code listing (`disasm`), which
+/// costs compile time: for reading the generated code (`irc compile --dump-kernels`).
+pub fn compile_kernel_listing(kernel: &Kernel) -> Result<CompiledKernel, CodegenError> {
+    build_checked(kernel, CompileOptions::default(), true)
+}
+
+fn build_checked(kernel: &Kernel, options: CompileOptions, disasm: bool) -> Result<CompiledKernel, CodegenError> {
     check::check_kernel(kernel)?;
-    match Jit::build(kernel, options) {
+    match Jit::build(kernel, options, disasm) {
         Err(CodegenError::Cranelift { .. }) if options.simd => {
-            Jit::build(kernel, CompileOptions { simd: false, ..options })
+            Jit::build(kernel, CompileOptions { simd: false, ..options }, disasm)
         }
         other => other,
     }
@@ -190,7 +209,7 @@ struct Jit {
 }
 
 impl Jit {
-    fn build(kernel: &Kernel, options: CompileOptions) -> Result<CompiledKernel, CodegenError> {
+    fn build(kernel: &Kernel, options: CompileOptions, want_disasm: bool) -> Result<CompiledKernel, CodegenError> {
         let mut jit = Jit::new(kernel)?;
         let ptr = jit.module.target_config().pointer_type();
         let host_fma = jit.module.isa().isa_flags().iter().any(|f| f.name == "has_fma" && f.as_bool() == Some(true));
@@ -209,7 +228,8 @@ impl Jit {
         let simd_loops =
             func::build_kernel(&mut jit.module, &mut jit.ctx.func, &mut jit.fctx, kernel, &helper_ids, options);
         let mut clif = jit.ctx.func.display().to_string();
-        jit.define(entry_id)?;
+        jit.ctx.set_disasm(want_disasm);
+        let disasm = jit.define(entry_id)?;
 
         let mut sig = jit.module.make_signature();
         sig.params.push(AbiParam::new(ptr));
@@ -236,6 +256,7 @@ impl Jit {
             entry,
             total,
             clif,
+            disasm,
             simd_loops,
             module: Some(Mutex::new(jit.module)),
         })
@@ -264,8 +285,10 @@ impl Jit {
         self.module.declare_function(name, Linkage::Local, sig).map_err(|e| self.err(e))
     }
 
-    fn define(&mut self, id: FuncId) -> Result<(), CodegenError> {
+    /// Compiles the function in the context; returns its listing when `set_disasm` asked for one.
+    fn define(&mut self, id: FuncId) -> Result<Option<String>, CodegenError> {
         let res = self.module.define_function(id, &mut self.ctx);
+        let disasm = self.ctx.compiled_code().and_then(|c| c.vcode.clone());
         let res = res.map_err(|e| match e {
             cranelift_module::ModuleError::Compilation(ce) => {
                 cranelift_codegen::print_errors::pretty_error(&self.ctx.func, ce)
@@ -273,7 +296,7 @@ impl Jit {
             other => other.to_string(),
         });
         self.module.clear_context(&mut self.ctx);
-        res.map_err(|msg| CodegenError::Cranelift { kernel: self.kernel_name.clone(), msg })
+        res.map(|()| disasm).map_err(|msg| CodegenError::Cranelift { kernel: self.kernel_name.clone(), msg })
     }
 
     fn err(&self, e: impl std::fmt::Display) -> CodegenError {

@@ -330,17 +330,35 @@ impl Tx<'_, '_> {
                     for g in 0..lanes.groups {
                         self.enter_group(lanes, g);
                         let x = self.vector(var, locals, g, value);
-                        let index = self.expr(index);
-                        let addr = self.address(*buf, index);
-                        self.b.ins().store(mem_flags(), x, addr, 0);
+                        let (addr, offset) = self.address_of(*buf, index);
+                        self.b.ins().store(mem_flags(), x, addr, offset);
                     }
                 }
                 Stmt::Loop { var: u, extent, body } => {
                     let zero = iconst(&mut self.b, types::I64, 0);
                     let extent = self.expr(extent);
                     let outer = self.innermost.replace(*u);
+                    // Hoisted bases hold the vector loop variable as the group's base (`addr.rs`).
+                    self.enter_group(lanes, 0);
+                    self.hoist_bases(*u, body);
                     let u = self.vars[u.0 as usize];
-                    self.counted_loop(u, zero, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
+                    // Two iterations per step (in order, so every lane computes as before) halve the
+                    // loop overhead of a matmul tile's `k` loop; the second one's loads are the first's
+                    // addresses plus immediate offsets. Then the odd last iteration.
+                    let unroll = if body.iter().any(|s| matches!(s, Stmt::Assign { .. })) { 2 } else { 1 };
+                    let mut lo = zero;
+                    if unroll == 2 {
+                        self.counted_loop(u, zero, extent, 2, |tx| {
+                            let i = tx.b.use_var(u);
+                            tx.vector_stmts(lanes, locals, body);
+                            let next = tx.b.ins().iadd_imm_s(i, 1);
+                            tx.b.def_var(u, next);
+                            tx.vector_stmts(lanes, locals, body);
+                        });
+                        lo = self.b.use_var(u);
+                    }
+                    self.counted_loop(u, lo, extent, 1, |tx| tx.vector_stmts(lanes, locals, body));
+                    self.close_bases();
                     self.innermost = outer;
                 }
                 Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => unreachable!("not eligible"),
@@ -362,9 +380,8 @@ impl Tx<'_, '_> {
             Expr::Load { buf, index } => match stride(var, &|u| locals.contains_key(&u), index) {
                 Some(1) => {
                     let flags = self.load_flags(*buf, index);
-                    let index = self.expr(index);
-                    let addr = self.address(*buf, index);
-                    self.b.ins().load(types::F32X4, flags, addr, 0)
+                    let (addr, offset) = self.address_of(*buf, index);
+                    self.b.ins().load(types::F32X4, flags, addr, offset)
                 }
                 Some(0) => {
                     let s = self.expr(e);

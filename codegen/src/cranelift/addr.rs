@@ -1,0 +1,304 @@
+//! Buffer addresses, split so that x86 addressing modes absorb most of the arithmetic, with the
+//! loop-invariant part computed once per loop.
+//!
+//! An index is a sum of terms times integer coefficients plus a constant (`Affine`). A variable whose
+//! value is `x + c` (a vector group's first iteration, a gather lane) counts as `x` plus a constant, so
+//! the groups of an unrolled vector loop load from one address register at different offsets, and the
+//! constant becomes the load's or store's immediate offset.
+//!
+//! Cranelift 0.135 does not hoist pure instructions out of loops (its egraph places them at their uses,
+//! so `buf + row * stride * size` was recomputed for every load), so loops hoist their address bases
+//! themselves: before a loop, `hoist_bases` computes `buf + Σ invariant terms · size` for every access in
+//! its body whose terms are variables or sizes the body does not assign, and carries it as a loop
+//! variable (redefined at the back edge, which makes it a block parameter that the egraph cannot sink).
+//! `address_of` then starts from the largest hoisted base whose terms it contains and adds the rest. All
+//! arithmetic wraps, so any grouping of the sum gives the same address.
+
+use std::collections::HashSet;
+
+use cranelift_codegen::ir::{InstBuilder, InstructionData, Opcode, Value, ValueDef, types};
+use cranelift_frontend::Variable;
+use irc_ir::DType;
+
+use super::expr::Tx;
+use crate::kir::{BinOp, Expr, Stmt, VarId};
+
+/// A leaf term of an index that a hoisted base may cover.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Leaf {
+    Var(VarId),
+    Size(usize),
+}
+
+/// `buf + Σ x · coeff · size` over its terms, computed before a loop and carried through it in `var`.
+pub(super) struct Base {
+    buf: usize,
+    /// (leaf, coefficient, x, c): the leaf's value before the loop was `x + c` (`peel`), and the base
+    /// holds `x · coefficient`, sorted by (leaf, coefficient).
+    terms: Vec<BaseTerm>,
+    var: Variable,
+}
+
+/// (leaf, coefficient, x, c) of a hoisted base (see `Base::terms`).
+type BaseTerm = (Leaf, i64, Value, i64);
+
+/// `index = Σ terms[i].0 · terms[i].1 + constant`, with the terms as expressions left to evaluate.
+#[derive(Default)]
+struct Affine<'e> {
+    terms: Vec<(&'e Expr, i64)>,
+    constant: i64,
+}
+
+impl<'e> Affine<'e> {
+    /// Adds `e · coeff`, distributing over sums and constant factors.
+    fn add(&mut self, e: &'e Expr, coeff: i64) {
+        match e {
+            Expr::Const { value, dtype: DType::I64 } => {
+                self.constant = self.constant.wrapping_add((*value as i64).wrapping_mul(coeff));
+            }
+            Expr::Binary { op: BinOp::Add, lhs, rhs } => {
+                self.add(lhs, coeff);
+                self.add(rhs, coeff);
+            }
+            Expr::Binary { op: BinOp::Sub, lhs, rhs } => {
+                self.add(lhs, coeff);
+                self.add(rhs, coeff.wrapping_neg());
+            }
+            Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (constant(lhs), constant(rhs)) {
+                (_, Some(c)) => self.add(lhs, coeff.wrapping_mul(c)),
+                (Some(c), _) => self.add(rhs, coeff.wrapping_mul(c)),
+                _ => self.terms.push((e, coeff)),
+            },
+            _ => self.terms.push((e, coeff)),
+        }
+    }
+}
+
+fn leaf(e: &Expr) -> Option<Leaf> {
+    match e {
+        Expr::Var(u) => Some(Leaf::Var(*u)),
+        Expr::Size(i) => Some(Leaf::Size(*i)),
+        _ => None,
+    }
+}
+
+fn constant(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Const { value, dtype: DType::I64 } => Some(*value as i64),
+        _ => None,
+    }
+}
+
+impl Tx<'_, '_> {
+    /// The address of element `index` of `buf`, as a base value and an immediate byte offset.
+    pub fn address_of(&mut self, buf: usize, index: &Expr) -> (Value, i32) {
+        let size = self.k.buffers[buf].dtype.size_bytes() as i64;
+        let mut affine = Affine::default();
+        affine.add(index, 1);
+        let mut constant = affine.constant;
+        let mut rest = affine.terms;
+        let mut base = self.bufs[buf];
+        if let Some((var, covered)) = self.hoisted_base(buf, &mut rest) {
+            base = self.b.use_var(var);
+            for (leaf, coeff, x0, c0) in covered {
+                // A variable the loop does not assign is `x0 + c0` here too (its value may be a header
+                // parameter that the SSA builder has yet to resolve); a vector loop's variable is its
+                // group's or lane's offset from the group base `x0` (vector code hoists after
+                // `enter_group(0)`).
+                let c = match leaf {
+                    Leaf::Var(u) => {
+                        let value = self.b.use_var(self.vars[u.0 as usize]);
+                        let (x, c) = self.peel(value);
+                        if x == x0 { c } else { c0 }
+                    }
+                    Leaf::Size(_) => c0,
+                };
+                constant = constant.wrapping_add(c.wrapping_mul(coeff));
+            }
+        }
+        let mut terms = Vec::new();
+        for (e, coeff) in rest {
+            let value = self.expr(e);
+            let (v, c) = self.peel(value);
+            constant = constant.wrapping_add(c.wrapping_mul(coeff));
+            terms.push((v, coeff));
+        }
+        let bytes = constant.wrapping_mul(size);
+        let offset = i32::try_from(bytes).ok();
+        if offset.is_none() {
+            // Too far for an immediate: an element count, scaled with the other terms.
+            let k = self.b.ins().iconst(types::I64, constant);
+            terms.push((k, 1));
+        }
+        if let Some(sum) = self.scaled_sum(&terms, size) {
+            base = self.b.ins().iadd(base, sum);
+        }
+        (base, offset.unwrap_or(0))
+    }
+
+    /// The hoisted base of `buf` with the most terms, all of which `terms` contains: removes those from
+    /// `terms` and returns the base's variable and terms.
+    fn hoisted_base(&self, buf: usize, terms: &mut Vec<(&Expr, i64)>) -> Option<(Variable, Vec<BaseTerm>)> {
+        let leaves: Vec<Option<(Leaf, i64)>> = terms.iter().map(|&(e, c)| leaf(e).map(|l| (l, c))).collect();
+        let mut best: Option<(&Base, Vec<usize>)> = None;
+        for base in self.bases.iter().flatten().filter(|b| b.buf == buf) {
+            let mut used: Vec<usize> = Vec::new();
+            let contained = base.terms.iter().all(|&(l, c, ..)| {
+                match (0..leaves.len()).find(|i| !used.contains(i) && leaves[*i] == Some((l, c))) {
+                    Some(i) => {
+                        used.push(i);
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if contained && best.as_ref().is_none_or(|(b, _)| base.terms.len() > b.terms.len()) {
+                best = Some((base, used));
+            }
+        }
+        let (base, mut used) = best?;
+        used.sort_unstable();
+        for i in used.into_iter().rev() {
+            terms.remove(i);
+        }
+        Some((base.var, base.terms.clone()))
+    }
+
+    /// Before a loop over `var` with `body`: computes the invariant bases of the body's accesses (see the
+    /// module docs) and opens their scope; `close_bases` ends it after the loop.
+    pub fn hoist_bases(&mut self, var: VarId, body: &[Stmt]) {
+        let mut assigned = HashSet::from([var]);
+        let mut accesses = Vec::new();
+        collect(body, &mut assigned, &mut accesses);
+        let mut scope: Vec<Base> = Vec::new();
+        for (buf, index) in &accesses {
+            let mut affine = Affine::default();
+            affine.add(index, 1);
+            let mut terms = Vec::new();
+            for (e, coeff) in affine.terms {
+                let (l, value) = match leaf(e) {
+                    Some(l @ Leaf::Var(u)) if !assigned.contains(&u) => (l, self.b.use_var(self.vars[u.0 as usize])),
+                    Some(l @ Leaf::Size(i)) => (l, self.sizes[i]),
+                    _ => continue,
+                };
+                let (x, c) = self.peel(value);
+                terms.push((l, coeff, x, c));
+            }
+            terms.sort_unstable_by_key(|&(l, c, ..)| (l, c));
+            let same =
+                |b: &Base| b.buf == *buf && b.terms.iter().map(|t| (t.0, t.1)).eq(terms.iter().map(|t| (t.0, t.1)));
+            if terms.is_empty() || scope.iter().any(same) {
+                continue;
+            }
+            let size = self.k.buffers[*buf].dtype.size_bytes() as i64;
+            let values: Vec<(Value, i64)> = terms.iter().map(|&(_, c, x, _)| (x, c)).collect();
+            let Some(sum) = self.scaled_sum(&values, size) else { continue };
+            let value = self.b.ins().iadd(self.bufs[*buf], sum);
+            let var = self.b.declare_var(types::I64);
+            self.b.def_var(var, value);
+            scope.push(Base { buf: *buf, terms, var });
+        }
+        self.bases.push(scope);
+    }
+
+    pub fn close_bases(&mut self) {
+        self.bases.pop();
+    }
+
+    /// At the end of a loop body: redefines the innermost scope's bases as themselves plus zero, so
+    /// that each becomes a parameter of the loop header (which the egraph simplifies back to a plain
+    /// copy, but cannot move into the loop).
+    pub fn carry_bases(&mut self) {
+        let vars: Vec<Variable> = self.bases.last().map(|s| s.iter().map(|b| b.var).collect()).unwrap_or_default();
+        for var in vars {
+            let v = self.b.use_var(var);
+            let same = self.b.ins().iadd_imm_s(v, 0);
+            self.b.def_var(var, same);
+        }
+    }
+
+    /// `v` as `(x, c)` with `v = x + c`, looking through adds of constants (`iadd_imm_s`).
+    fn peel(&self, v: Value) -> (Value, i64) {
+        let dfg = &self.b.func.dfg;
+        let iconst = |v: Value| match dfg.value_def(v) {
+            ValueDef::Result(inst, 0) => match dfg.insts[inst] {
+                InstructionData::UnaryImm { opcode: Opcode::Iconst, imm } if dfg.value_type(v) == types::I64 => {
+                    Some(imm.bits())
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let ValueDef::Result(inst, 0) = dfg.value_def(v)
+            && let InstructionData::Binary { opcode: Opcode::Iadd, args: [x, y] } = dfg.insts[inst]
+            && let Some(c) = iconst(y)
+        {
+            let (x, d) = self.peel(x);
+            return (x, d.wrapping_add(c));
+        }
+        (v, 0)
+    }
+
+    /// `Σ value · coeff · size` (terms of one coefficient summed before scaling), or `None` for no terms.
+    fn scaled_sum(&mut self, terms: &[(Value, i64)], size: i64) -> Option<Value> {
+        let mut coeffs: Vec<i64> = terms.iter().map(|&(_, c)| c).filter(|&c| c != 0).collect();
+        coeffs.sort_unstable();
+        coeffs.dedup();
+        let mut total: Option<Value> = None;
+        for c in coeffs {
+            let mut sum: Option<Value> = None;
+            for &(v, _) in terms.iter().filter(|&&(_, k)| k == c) {
+                sum = Some(match sum {
+                    None => v,
+                    Some(s) => self.b.ins().iadd(s, v),
+                });
+            }
+            let sum = sum?;
+            let scale = c.wrapping_mul(size);
+            let scaled = if scale > 0 && scale.count_ones() == 1 {
+                self.b.ins().ishl_imm_u(sum, scale.trailing_zeros() as i64)
+            } else {
+                self.b.ins().imul_imm_s(sum, scale)
+            };
+            total = Some(match total {
+                None => scaled,
+                Some(t) => self.b.ins().iadd(t, scaled),
+            });
+        }
+        total
+    }
+}
+
+/// The variables `body` assigns (added to `assigned`) and its buffer accesses (loads and stores).
+fn collect(body: &[Stmt], assigned: &mut HashSet<VarId>, accesses: &mut Vec<(usize, Expr)>) {
+    let loads = |e: &Expr, accesses: &mut Vec<(usize, Expr)>| {
+        e.visit(&mut |x| {
+            if let Expr::Load { buf, index } = x {
+                accesses.push((*buf, (**index).clone()));
+            }
+        })
+    };
+    for s in body {
+        match s {
+            Stmt::Let { var, value } | Stmt::Assign { var, value } => {
+                assigned.insert(*var);
+                loads(value, accesses);
+            }
+            Stmt::Store { buf, index, value } => {
+                accesses.push((*buf, index.clone()));
+                loads(index, accesses);
+                loads(value, accesses);
+            }
+            Stmt::Loop { var, extent, body } => {
+                assigned.insert(*var);
+                loads(extent, accesses);
+                collect(body, assigned, accesses);
+            }
+            Stmt::If { cond, body } => {
+                loads(cond, accesses);
+                collect(body, assigned, accesses);
+            }
+            Stmt::SharedStore { .. } | Stmt::Barrier => {}
+        }
+    }
+}
