@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use irc_ir::{DType, Graph, Node, Op, TensorType};
 use irc_passes::opt::{OptOptions, OptReport, optimize};
-use irc_runtime::{Tensor, interpret};
+use irc_runtime::{RunError, Tensor, interpret};
 
 /// How close the optimized outputs must be.
 #[derive(Clone, Copy, Debug)]
@@ -89,6 +89,9 @@ pub fn same_values(g: &Graph, h: &Graph, sizes: &HashMap<String, usize>, seed: u
     let (want, got) = match (want, got) {
         (Ok(w), Ok(t)) => (w, t),
         (Err(_), Err(_)) => return Ok(()),
+        // Folding may remove the only use of a symbol no input binds (a gather from a broadcast
+        // constant): the optimized graph then runs where the original could not size a node.
+        (Err(RunError::UnboundSymbol { .. }), Ok(_)) => return Ok(()),
         (Err(a), Ok(_)) => return Err(format!("the original fails ({a}) but the optimized graph runs")),
         (Ok(_), Err(b)) => return Err(format!("the optimized graph fails: {b}")),
     };
