@@ -6,10 +6,11 @@ mod opt_common;
 
 use std::collections::{BTreeMap, HashMap};
 
+use irc_check::compare::to_f64;
 use irc_ir::Graph;
 use irc_passes::opt::{OptOptions, RuleGroup};
 use irc_tests::{Choice, GenConfig, MIN_BINDING, Rng, build_graph, graph_strategy};
-use opt_common::{REASSOC_F64, Tol, check, same_interface, same_values, sizes, to_f64};
+use opt_common::{REASSOC_F64, Tol, check, same_interface, same_values, sizes};
 use proptest::prelude::*;
 
 fn bindings(rng: &mut Rng) -> HashMap<String, usize> {

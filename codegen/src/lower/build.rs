@@ -118,26 +118,27 @@ impl<'a> Builder<'a> {
 
     /// Emits `for var in 0..extent { f }`.
     pub fn for_loop(&mut self, var: VarId, extent: Expr, f: impl FnOnce(&mut Self) -> Built<()>) -> Built<()> {
-        self.blocks.push(Vec::new());
-        self.memo.push(Vec::new());
-        let r = f(self);
-        self.memo.pop();
-        let body = self.blocks.pop().expect("pushed above");
-        r?;
+        let body = self.nested(f)?;
         self.emit(Stmt::Loop { var, extent, body });
         Ok(())
     }
 
     /// Emits `if cond { f }`.
     pub fn if_then(&mut self, cond: Expr, f: impl FnOnce(&mut Self) -> Built<()>) -> Built<()> {
+        let body = self.nested(f)?;
+        self.emit(Stmt::If { cond, body });
+        Ok(())
+    }
+
+    /// The statements `f` emits, as a nested block with its own memo of computed values.
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Built<()>) -> Built<Vec<Stmt>> {
         self.blocks.push(Vec::new());
         self.memo.push(Vec::new());
         let r = f(self);
         self.memo.pop();
         let body = self.blocks.pop().expect("pushed above");
         r?;
-        self.emit(Stmt::If { cond, body });
-        Ok(())
+        Ok(body)
     }
 
     /// Nested loops over `axes` of `dims` with fresh variables named `prefix{axis}`; `f` gets the

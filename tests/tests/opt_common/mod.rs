@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use irc_ir::{DType, Graph, Node, Op, TensorType};
+use irc_ir::Graph;
 use irc_passes::opt::{OptOptions, OptReport, optimize};
 use irc_runtime::{RunError, Tensor, interpret};
 
@@ -115,27 +115,4 @@ pub fn check(g: &Graph, opts: &OptOptions, sizes: &HashMap<String, usize>, seed:
         panic!("{e}\n\noriginal:\n{}\noptimized:\n{}\n{report}", irc_ir::print(g), irc_ir::print(&h));
     }
     (h, report)
-}
-
-/// `g` with every float dtype replaced by f64.
-pub fn to_f64(g: &Graph) -> Graph {
-    let f = |d: DType| if d.is_float() { DType::F64 } else { d };
-    let ty = |t: &TensorType| TensorType::new(f(t.dtype), t.shape.clone());
-    let nodes = g
-        .nodes()
-        .iter()
-        .map(|n| {
-            let op = match &n.op {
-                Op::Input { name, ty: t } => Op::Input { name: name.clone(), ty: ty(t) },
-                Op::Param { name, ty: t, init } => Op::Param { name: name.clone(), ty: ty(t), init: *init },
-                Op::Literal { ty: t, data } => Op::Literal { ty: ty(t), data: data.clone() },
-                Op::Iota { axis, ty: t } => Op::Iota { axis: *axis, ty: ty(t) },
-                Op::Const { value, dtype } => Op::Const { value: *value, dtype: f(*dtype) },
-                Op::Cast { dtype } => Op::Cast { dtype: f(*dtype) },
-                op => op.clone(),
-            };
-            Node { op, inputs: n.inputs.clone(), ty: ty(&n.ty) }
-        })
-        .collect();
-    Graph::from_parts(g.name.clone(), nodes, g.outputs().to_vec()).expect("same graph in f64")
 }
