@@ -196,3 +196,49 @@ fn lowered_graphs_match_the_evaluator() {
         }
     }
 }
+
+/// `run_updating` feeds a run's outputs back as the next run's params without the host: two steps of
+/// `p <- p * s + x` (and `q <- p`, an update read from another param's old value) against the formula.
+#[test]
+fn updates_stay_resident_between_runs() {
+    let g = irc_ir::parse(
+        "graph step {
+          %0 = input \"x\" : f32[3]
+          %1 = param \"p\" : f32[3]
+          %2 = param \"q\" : f32[3]
+          %3 = const 0.5 : f32[]
+          %4 = expand %3 shape=[3] : f32[3]
+          %5 = mul %1, %4 : f32[3]
+          %6 = add %5, %0 : f32[3]
+          %7 = reduce_sum %2 axes=[0] : f32[1]
+          output \"next/p\" = %6
+          output \"next/q\" = %1
+          output \"sum_q\" = %7
+        }",
+    )
+    .unwrap();
+    let mut rng = Rng::new(5);
+    let mut rand = || Tensor::new(DType::F32, vec![3], (0..3).map(|_| rng.normal()).collect());
+    let (x, p0, q0) = (rand(), rand(), rand());
+    let mut exe = Executable::compile(&g, CpuBackend::new(2)).unwrap();
+    exe.try_set_params(&HashMap::from([("p".to_string(), p0.clone()), ("q".to_string(), q0.clone())])).unwrap();
+    let updates = HashMap::from([("next/p".to_string(), "p".to_string()), ("next/q".to_string(), "q".to_string())]);
+    let inputs = HashMap::from([("x".to_string(), x.clone())]);
+    let f32 = |v: f64| v as f32 as f64;
+    let (mut p, mut q) = (p0.data.clone(), q0.data.clone());
+    for step in 0..2 {
+        let rest = exe.run_updating(&inputs, &updates).unwrap();
+        let want_sum = q.iter().map(|v| f32(*v)).sum::<f64>();
+        assert_eq!(rest.len(), 1, "only the non-update output comes back");
+        assert_eq!(rest[0].0, "sum_q");
+        assert!((rest[0].1.data[0] - want_sum).abs() < 1e-5, "step {step}: {:?} vs {want_sum}", rest[0].1);
+        q = p.clone();
+        p = p.iter().zip(&x.data).map(|(p, x)| f32(f32(f32(*p) * 0.5) + f32(*x))).collect();
+        let (got_p, got_q) = (exe.resident_param("p").unwrap().unwrap(), exe.resident_param("q").unwrap().unwrap());
+        assert_eq!(got_p.data, p, "step {step}");
+        assert_eq!(
+            got_q.data.iter().map(|v| f32(*v)).collect::<Vec<_>>(),
+            q.iter().map(|v| f32(*v)).collect::<Vec<_>>()
+        );
+    }
+}
