@@ -212,8 +212,9 @@ impl Tx<'_, '_> {
             };
         }
         // f32 exp, log and tanh are inline; f16/bf16 keep the exact helpers, since they round again.
+        let fma = self.contracts_f32();
         if dtype == DType::F32
-            && let Some(r) = math::unary(&mut self.b, op, x)
+            && let Some(r) = math::unary(&mut self.b, op, x, fma)
         {
             return r;
         }

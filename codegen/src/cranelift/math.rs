@@ -4,8 +4,9 @@
 //! f64 (the reference-precision path) and f16/bf16 (which round the f32 result again) keep the exact
 //! helpers. Errors against the f64 functions: `codegen/tests/cranelift_math.rs`, docs/CPU.md.
 //!
-//! No fused multiply-add: Cranelift only has `fma` where the host does, and mul+add keeps the result
-//! independent of the host's features.
+//! With `fma` (set when `CompileOptions::contract` is on and the host has FMA), the polynomial steps and
+//! the Cody-Waite reduction are fused multiply-adds: fewer instructions, one rounding per step. Without
+//! it (the exact options) they are a multiply and an add, independent of the host's features.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
@@ -56,12 +57,12 @@ const F32_BIAS: i32 = 127;
 const F32_MANTISSA_BITS: i64 = 23;
 
 /// The inline version of `op` on `x` (an f32 or f32x4 value), or `None` when `op` is not done inline.
-pub(super) fn unary(b: &mut FunctionBuilder, op: UnaryOp, x: Value) -> Option<Value> {
+pub(super) fn unary(b: &mut FunctionBuilder, op: UnaryOp, x: Value, fma: bool) -> Option<Value> {
     let ty = b.func.dfg.value_type(x);
     if ty != types::F32 && ty != types::F32X4 {
         return None;
     }
-    let mut m = Math { b, ty };
+    let mut m = Math { b, ty, fma };
     match op {
         UnaryOp::Exp => Some(m.exp(x)),
         UnaryOp::Tanh => Some(m.tanh(x)),
@@ -74,6 +75,8 @@ pub(super) fn unary(b: &mut FunctionBuilder, op: UnaryOp, x: Value) -> Option<Va
 struct Math<'a, 'f> {
     b: &'a mut FunctionBuilder<'f>,
     ty: Type,
+    /// Fuse `a * b + c` into one instruction.
+    fma: bool,
 }
 
 impl Math<'_, '_> {
@@ -117,13 +120,22 @@ impl Math<'_, '_> {
         }
     }
 
+    /// `a * b + c`, fused when `fma` is set.
+    fn mul_add(&mut self, a: Value, b: Value, c: Value) -> Value {
+        if self.fma {
+            self.b.ins().fma(a, b, c)
+        } else {
+            let ab = self.b.ins().fmul(a, b);
+            self.b.ins().fadd(ab, c)
+        }
+    }
+
     /// `coeffs[0] * x^(n-1) + ... + coeffs[n-1]`, by Horner's rule.
     fn horner(&mut self, x: Value, coeffs: &[f32]) -> Value {
         let mut p = self.f(coeffs[0]);
         for &c in &coeffs[1..] {
             let c = self.f(c);
-            let px = self.b.ins().fmul(p, x);
-            p = self.b.ins().fadd(px, c);
+            p = self.mul_add(p, x, c);
         }
         p
     }
@@ -154,17 +166,23 @@ impl Math<'_, '_> {
         let magic_bits = self.i(ROUND_MAGIC.to_bits() as i32);
         let n = self.b.ins().isub(t_bits, magic_bits);
 
-        let ln2_hi = self.f(LN2_HI);
-        let ln2_lo = self.f(LN2_LO);
-        let a = self.b.ins().fmul(nf, ln2_hi);
-        let r = self.b.ins().fsub(x, a);
-        let c = self.b.ins().fmul(nf, ln2_lo);
-        let r = self.b.ins().fsub(r, c);
+        let r = if self.fma {
+            // x - n ln2 as x + n (-ln2_hi) + n (-ln2_lo), each step rounded once.
+            let (neg_hi, neg_lo) = (self.f(-LN2_HI), self.f(-LN2_LO));
+            let r = self.b.ins().fma(nf, neg_hi, x);
+            self.b.ins().fma(nf, neg_lo, r)
+        } else {
+            let ln2_hi = self.f(LN2_HI);
+            let ln2_lo = self.f(LN2_LO);
+            let a = self.b.ins().fmul(nf, ln2_hi);
+            let r = self.b.ins().fsub(x, a);
+            let c = self.b.ins().fmul(nf, ln2_lo);
+            self.b.ins().fsub(r, c)
+        };
 
         let p = self.horner(r, &EXP_P);
         let r2 = self.b.ins().fmul(r, r);
-        let y = self.b.ins().fmul(p, r2);
-        let y = self.b.ins().fadd(y, r);
+        let y = self.mul_add(p, r2, r);
         let one = self.f(1.0);
         let y = self.b.ins().fadd(y, one);
 

@@ -391,7 +391,8 @@ impl Tx<'_, '_> {
             },
             Expr::Unary { op, arg } => {
                 let x = self.vector(var, locals, g, arg);
-                if let Some(r) = math::unary(&mut self.b, *op, x) {
+                let fma = self.contracts_f32();
+                if let Some(r) = math::unary(&mut self.b, *op, x, fma) {
                     return r;
                 }
                 if let Some(helper) = unary_helper(*op) {
