@@ -60,7 +60,7 @@ pub(crate) fn feed((tokens, targets): (Tensor, Tensor)) -> HashMap<String, Tenso
     HashMap::from([("tokens".to_string(), tokens), ("targets".to_string(), targets)])
 }
 
-pub(crate) fn mean_loss(tr: &Trainer, batches: &[(Tensor, Tensor)]) -> Result<f64> {
+pub(crate) fn mean_loss(tr: &mut Trainer, batches: &[(Tensor, Tensor)]) -> Result<f64> {
     let mut sum = 0.0;
     for b in batches {
         sum += tr.eval(&feed(b.clone())).map_err(run_err)?;
@@ -123,8 +123,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         let batch = corpus.batch(Split::Train, args.batch, args.seq, args.seed, step).map_err(run_err)?;
         let loss = tr.step(feed(batch), lr).map_err(run_err)?;
         let elapsed = clock.elapsed().as_secs_f64();
-        let val =
-            if (step - start) % eval_every == 0 || step == total { Some(mean_loss(&tr, &val_batches)?) } else { None };
+        let val = if (step - start) % eval_every == 0 || step == total {
+            Some(mean_loss(&mut tr, &val_batches)?)
+        } else {
+            None
+        };
         rows.push(LossRow { step, train_loss: loss, val_loss: val, lr, elapsed_s: elapsed });
         let rate = (step - start) as f64 / elapsed.max(1e-9);
         let line = progress_line(step - start, args.steps, loss, rate, 30);
@@ -150,7 +153,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         tr.save(path).map_err(run_err)?;
     }
 
-    let final_train = mean_loss(&tr, &train_probe)?;
+    let final_train = mean_loss(&mut tr, &train_probe)?;
     let final_val = val_curve.last().map(|v| v.1).unwrap_or(f64::NAN);
     println!("final train loss {final_train:.4}  val loss {final_val:.4}  (nats/byte)");
     println!("unigram entropy baseline {baseline:.4}: val loss is {:.4} below it", baseline - final_val);

@@ -64,6 +64,9 @@ pub struct Trainer {
     /// Step-graph output to the param or state it replaces (`next/NAME` to `NAME`).
     updates: HashMap<String, String>,
     steps_done: u64,
+    /// The step count at which the eval engine's resident params were last copied from the step
+    /// engine, so that evaluating several batches copies them once.
+    eval_params_at: Option<u64>,
 }
 
 impl Trainer {
@@ -100,7 +103,16 @@ impl Trainer {
             .iter()
             .filter_map(|o| Some((o.name.clone(), o.name.strip_prefix("next/")?.to_string())))
             .collect();
-        Ok(Trainer { model, loss: loss.into(), step, step_engine, eval_engine, updates, steps_done: 0 })
+        Ok(Trainer {
+            model,
+            loss: loss.into(),
+            step,
+            step_engine,
+            eval_engine,
+            updates,
+            steps_done: 0,
+            eval_params_at: None,
+        })
     }
 
     pub fn steps_done(&self) -> u64 {
@@ -137,8 +149,13 @@ impl Trainer {
     }
 
     /// The loss on `inputs` with the current params, without updating them.
-    pub fn eval(&self, inputs: &HashMap<String, Tensor>) -> Result<f64, TrainError> {
-        let outputs = self.eval_engine.run(inputs, &self.params()?)?;
+    pub fn eval(&mut self, inputs: &HashMap<String, Tensor>) -> Result<f64, TrainError> {
+        if self.eval_params_at != Some(self.steps_done) {
+            let params = self.params()?;
+            self.eval_engine.set_params(&params)?;
+            self.eval_params_at = Some(self.steps_done);
+        }
+        let outputs = self.eval_engine.run(inputs, &HashMap::new())?;
         let i = self.model.outputs().iter().position(|o| o.name == self.loss).expect("checked in new");
         Ok(outputs[i].data[0])
     }
@@ -168,6 +185,7 @@ impl Trainer {
         saved.retain(|name, _| current.contains_key(name));
         self.step_engine.set_params(&saved)?;
         self.steps_done = steps.data[0] as u64;
+        self.eval_params_at = None;
         Ok(())
     }
 }
