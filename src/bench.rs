@@ -90,8 +90,9 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         bw / 1e9,
         args.runs
     );
+    let wide = workloads.iter().map(|w| w.name.len()).max().unwrap_or(0).max(8);
     println!(
-        "{:<20} {:>7} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
+        "{:<wide$} {:>7} {:>9} {:>10} {:>10} {:>10} {:>8} {:>8} {:>9}",
         "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
@@ -100,7 +101,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         let floor = w.min_bytes as f64 / bw;
         let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(
-            "{:<20} {:>7} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
+            "{:<wide$} {:>7} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
             w.name,
             show(&|(k, _)| k.to_string()),
             show(&|(_, b)| format!("{:.2}", b as f64 / 1e6)),

@@ -23,8 +23,8 @@ pub const SUITES: [(&str, &str); 4] = [
     ("cpu-small", "the cpu suite at sizes that run in a moment (for tests)"),
     (
         "blocks",
-        "block forwards (d=256, T=256, B=4): GPT, causal linear attention, Monarch FFN, and non-causal linear \
-         attention written naively; for comparing the optimizer on and off",
+        "block forwards (d=256, T=256, B=4): GPT, causal linear attention, Monarch FFN, non-causal linear \
+         attention written naively, causal linear attention at T=2048 (B=1); for comparing the optimizer on and off",
     ),
     ("blocks-small", "the blocks suite at sizes that run in a moment (for tests)"),
 ];
@@ -113,6 +113,24 @@ fn naive_linear_attention((d, t, batch, heads): (usize, usize, usize, usize)) ->
     })
 }
 
+/// Causal linear attention in the zoo's quadratic masked form on `q, k, v: [batch, heads, t, dh]`:
+/// quadratic in `t` unless the optimizer rewrites it to the chunked form.
+fn causal_linear_attention((dh, t, batch, heads): (usize, usize, usize, usize)) -> Result<Workload, DslError> {
+    let b = ModelBuilder::new("causal_linear_attention");
+    let input = |name| b.input(name, DType::F32, [batch, heads, t, dh]);
+    let (q, k, v) = (input("q"), input("k"), input("v"));
+    let y = nn::causal_linear_attention(&nn::elu_plus_one(&q), &nn::elu_plus_one(&k), &v);
+    let graph = b.finish(&[("y", &y)])?;
+    let (bh, t, dh) = ((batch * heads) as u64, t as u64, dh as u64);
+    // The recurrent form's work: the K^T V states and Q S, 2 * 2 * t * dh^2 per head.
+    Ok(Workload {
+        name: "causal linear attention (long T)",
+        graph,
+        min_bytes: f32_bytes(4 * bh * t * dh),
+        flops: 4 * bh * t * dh * dh,
+    })
+}
+
 fn blocks((d, t, batch, heads): (usize, usize, usize, usize)) -> Result<Vec<Workload>, DslError> {
     let base = BlockConfig { heads, mlp_ratio: 4, act: Activation::Gelu, eps: 1e-5, ..BlockConfig::default() };
     let shape = (d, t, batch);
@@ -121,6 +139,7 @@ fn blocks((d, t, batch, heads): (usize, usize, usize, usize)) -> Result<Vec<Work
         block("linear-attention block", "linear_block", &BlockConfig { attn: nn::AttnKind::Linear, ..base }, shape)?,
         block("monarch-ffn block", "monarch_block", &BlockConfig { mlp: nn::MlpKind::Monarch, ..base }, shape)?,
         naive_linear_attention((d, t, batch, heads))?,
+        causal_linear_attention((d / heads, 8 * t, 1, heads))?,
     ])
 }
 

@@ -3,6 +3,9 @@
 //! start: a local search then switches single classes to other nodes while that lowers the true
 //! DAG cost of the selection (every selected class reachable from the roots paid once), tracked
 //! incrementally with reference counts. A switch that would make a class reach itself is refused.
+//! A switch that does not pay alone is tried together with a second one: a user of a subterm the
+//! first switch stopped reading switches too. Two users of one subterm (the numerator and the
+//! normalizer of linear attention both reading the `T x T` scores) only save it when both move.
 
 use std::time::Instant;
 
@@ -20,6 +23,8 @@ pub struct Extractor<'a> {
     eg: &'a EG,
     /// Self cost of each node of each class (indexed by class id); infinite for ill-typed nodes.
     costs: Vec<Vec<f64>>,
+    /// The classes with a node reading each class.
+    users: Vec<Vec<usize>>,
 }
 
 fn ix(id: Id) -> usize {
@@ -41,7 +46,19 @@ impl<'a> Extractor<'a> {
             costs[ix(class.id)] =
                 class.nodes.iter().map(|node| Self::self_cost(eg, model, node, &class.data.ty)).collect();
         }
-        Extractor { eg, costs }
+        let mut users = vec![Vec::new(); n];
+        for class in eg.classes() {
+            for node in &class.nodes {
+                for ch in node.children() {
+                    users[ix(eg.find(*ch))].push(ix(class.id));
+                }
+            }
+        }
+        for u in &mut users {
+            u.sort_unstable();
+            u.dedup();
+        }
+        Extractor { eg, costs, users }
     }
 
     fn self_cost(eg: &EG, model: &CostModel, node: &TNode, out: &Option<TensorType>) -> f64 {
@@ -154,16 +171,14 @@ impl<'a> Extractor<'a> {
                 let Some(cur) = choice[c] else { continue };
                 let mut keep = cur;
                 for j in 0..self.costs[c].len() {
-                    if j == keep
-                        || !self.costs[c][j].is_finite()
-                        || self.children(c, j).any(|ch| choice[ch].is_none())
-                        || s.reaches(&choice, c, j)
-                    {
+                    if j == keep || !s.can_switch(&choice, c, j) {
                         continue;
                     }
                     let before = s.total;
+                    let better = |s: &Search| s.total < before - 1e-9 * before.abs().max(1.0);
+                    let left: Vec<usize> = self.children(c, keep).collect();
                     s.switch(&mut choice, c, j);
-                    if s.total < before - 1e-9 * before.abs().max(1.0) {
+                    if better(&s) || s.second_switch(&mut choice, c, &left, &better) {
                         keep = j;
                         stats.moves += 1;
                         improved = true;
@@ -230,6 +245,45 @@ impl Search<'_, '_> {
         for ch in old_children {
             self.del_ref(choice, ch);
         }
+    }
+
+    /// Whether node `j` of class `c` can be selected: finite, its children chosen, no cycle.
+    fn can_switch(&mut self, choice: &Choice, c: usize, j: usize) -> bool {
+        self.x.costs[c][j].is_finite()
+            && self.x.children(c, j).all(|ch| choice[ch].is_some())
+            && !self.reaches(choice, c, j)
+    }
+
+    /// After class `first` switched, tries one more switch of another live class reading a class in
+    /// `left` (the children `first` stopped reading) that is still read; keeps the first one with
+    /// which `better` holds.
+    fn second_switch(
+        &mut self,
+        choice: &mut Choice,
+        first: usize,
+        left: &[usize],
+        better: &dyn Fn(&Search) -> bool,
+    ) -> bool {
+        let ex = self.x;
+        for &x in left {
+            for &d in &ex.users[x] {
+                let Some(cur) = choice[d] else { continue };
+                if self.refs[x] == 0 || d == first || self.refs[d] == 0 || !ex.children(d, cur).any(|ch| ch == x) {
+                    continue;
+                }
+                for k in 0..ex.costs[d].len() {
+                    if k == cur || !self.can_switch(choice, d, k) {
+                        continue;
+                    }
+                    self.switch(choice, d, k);
+                    if better(self) {
+                        return true;
+                    }
+                    self.switch(choice, d, cur);
+                }
+            }
+        }
+        false
     }
 
     /// Whether selecting node `j` of class `c` would make `c` reach itself.

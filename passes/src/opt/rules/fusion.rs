@@ -22,7 +22,7 @@ fn ops_of(eg: &EG, c: Id, p: Prim) -> Vec<Vec<Id>> {
 }
 
 /// `scale * (q kt)` in class `c` (either operand order; no scale is 1): `(q, kt, scale)`.
-fn scaled_scores(eg: &EG, c: Id) -> Option<(Id, Id, f64)> {
+pub(super) fn scaled_scores(eg: &EG, c: Id) -> Option<(Id, Id, f64)> {
     if let Some(a) = ops_of(eg, c, Prim::MatMul).first() {
         return Some((a[0], a[1], 1.0));
     }
@@ -49,7 +49,7 @@ fn iota(eg: &EG, c: Id) -> Option<(usize, Vec<D>)> {
 
 /// Whether class `c` is the causal mask `j <= i` of scores of shape `dims` (`[.., T, S]`): `le(cols,
 /// rows)` of two `iota`s over the last two axes, possibly of a smaller rank and expanded.
-fn is_causal(eg: &EG, c: Id, dims: &[D]) -> bool {
+pub(super) fn is_causal(eg: &EG, c: Id, dims: &[D]) -> bool {
     let direct = |c: Id| {
         ops_of(eg, c, Prim::binary(BinaryOp::Le)).iter().any(|a| match (iota(eg, a[0]), iota(eg, a[1])) {
             (Some((ac, sc)), Some((ar, sr))) => {

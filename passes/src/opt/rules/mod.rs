@@ -3,6 +3,7 @@
 //! rewrite whose result has a different type than the matched class and records it as a conflict.
 
 mod algebra;
+mod chunked;
 mod fusion;
 mod matmul;
 
@@ -20,7 +21,8 @@ pub enum RuleGroup {
     Simplify,
     /// Group 1, real-arithmetic identities that change rounding (distributivity, `exp(log x)`).
     FloatAlgebra,
-    /// Group 2: matmul chain reassociation (sums in a different order).
+    /// Group 2: matmul chain reassociation and causal linear attention in chunks (sums in a
+    /// different order).
     MatmulAssoc,
     /// Group 3: fusion discovery (softmax attention, Monarch products) into fused ops.
     Fusion,
@@ -79,7 +81,7 @@ pub struct RuleDef {
 
 /// Every rule, in table order.
 pub fn all_rules() -> Vec<RuleDef> {
-    let tables = [algebra::SIMPLIFY, algebra::FLOAT_ALGEBRA, matmul::MATMUL, fusion::FUSION];
+    let tables = [algebra::SIMPLIFY, algebra::FLOAT_ALGEBRA, matmul::MATMUL, chunked::CHUNKED, fusion::FUSION];
     tables.into_iter().flatten().copied().collect()
 }
 
