@@ -25,3 +25,22 @@ pub fn fusion_patterns(dtype: DType) -> Vec<(&'static str, Graph)> {
         ("causal_attention", build(&|x| nn::causal_softmax_attention("attn", x, 2))),
     ]
 }
+
+/// Graphs the optimizer rewrites into forms no pattern above has, each with the op that shows the
+/// rewrite happened: causal linear attention at a static `T = 128` in chunked form (batched 5-d
+/// matmuls, a `cumsum` over chunks, a `pad`). Static shapes; no symbols to bind.
+pub fn optimized_patterns() -> Vec<(&'static str, Graph)> {
+    let b = ModelBuilder::new("chunked");
+    let input = |name: &str| b.input(name, DType::F32, [2usize, 2, 128, 8]);
+    let (q, k, v) = (input("q"), input("k"), input("v"));
+    let y = nn::causal_linear_attention(&nn::elu_plus_one(&q), &nn::elu_plus_one(&k), &v);
+    let g = b.finish(&[("y", &y)]).expect("the pattern is a valid graph");
+    let (h, _) = irc_passes::opt::optimize(&g, &irc_passes::opt::OptOptions::default())
+        .expect("the optimizer accepts the chunked pattern");
+    assert!(
+        h.nodes().iter().any(|n| n.op.name() == "cumsum"),
+        "causal linear attention at T = 128 is no longer chunked:\n{}",
+        irc_ir::print(&h)
+    );
+    vec![("chunked_linear_attention", h)]
+}

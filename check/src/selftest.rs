@@ -27,7 +27,7 @@ use irc_runtime::{
 use crate::compare::{compare_on, compare_with, random_graphs_from, sizes, to_f64, try_data, with_floats};
 use crate::fixtures::small_zoo_config;
 use crate::ops::{OP_CASES, Runner};
-use crate::patterns::fusion_patterns;
+use crate::patterns::{fusion_patterns, optimized_patterns};
 use crate::random::GenConfig;
 use crate::training::{batch, tiny_gpt};
 
@@ -218,6 +218,9 @@ impl Suite<'_> {
             for (name, g) in fusion_patterns(dtype) {
                 self.check(&format!("patterns/{name}/{dtype}"), backend, &g, &bt, 11);
             }
+        }
+        for (name, g) in optimized_patterns() {
+            self.check(&format!("optimized/{name}"), backend, &g, &HashMap::new(), 13);
         }
         for (k, m) in zoo_models().iter().enumerate() {
             let mut configs = vec![("zoo", small_zoo_config(m.name, "f32"))];

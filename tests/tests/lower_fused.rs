@@ -118,6 +118,27 @@ fn fused_zoo() -> Vec<(Graph, &'static str)> {
 }
 
 #[test]
+fn chunked_linear_attention_on_every_backend() {
+    for (name, h) in irc_check::patterns::optimized_patterns() {
+        let none = HashMap::new();
+        check_on(CpuBackend::default(), &h, &none, 3);
+        let (inputs, params) = data(&h, &none, 3);
+        compare_on(irc_runtime::EvalBackend, &h, &inputs, &params, &LowerOptions::gpu(256))
+            .unwrap_or_else(|e| panic!("{name}, GPU schedule: {e}"));
+        for k in lower_with(&h, &LowerOptions::gpu(256)).unwrap().kernels {
+            compile_wgsl(&k, &BindingPlan::per_arg(&k)).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        }
+        if let Some(backend) = wgpu() {
+            let opts = irc_runtime::KernelBackend::lower_options(&backend);
+            compare_on(backend, &h, &inputs, &params, &opts).unwrap_or_else(|e| panic!("{name} on wgpu: {e}"));
+        }
+        if ptx_common::ptxas_or_skip("chunked_linear_attention_on_every_backend") {
+            ptx_common::assemble(&ptx_common::kernels(&h), 0);
+        }
+    }
+}
+
+#[test]
 fn fused_zoo_models_on_the_cpu_and_the_evaluator() {
     for (k, (h, name)) in fused_zoo().into_iter().enumerate() {
         let sizes = sizes(&[("B", 2), ("T", 5)]);

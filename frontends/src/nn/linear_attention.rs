@@ -5,7 +5,9 @@
 //! diagonal, multiplied by `v`. It is exact, uses the same matmuls as softmax attention and needs no
 //! state tensors, so it is the form the zoo uses. Linear attention also has its recurrent form,
 //! [`causal_linear_attention_cumsum`] (a prefix sum over `T` of the `dh x dh` outer products
-//! `phi(k_j) v_j^T`), which is linear in `T`; tests check that the two agree. For gated linear
+//! `phi(k_j) v_j^T`), which is linear in `T`; tests check that the two agree. Where `T` is static the
+//! optimizer rewrites the quadratic form into the chunked form (intra-chunk scores plus a prefix of
+//! chunk states, docs/OPTIMIZER.md), linear in `T` without a per-position state. For gated linear
 //! attention the same prefix-sum trick needs `exp(-cumsum(log alpha))`, which overflows once the
 //! decays multiply below the float range, so only the quadratic form (with the decays applied in log
 //! space, always `<= 1`) is given; the chunkwise form of the paper is not built.
