@@ -192,6 +192,10 @@ pub struct CompileArgs {
     /// Size of a symbolic dimension for --explain, `SYM=N` (unset ones default to 8).
     #[arg(long = "dim", short = 'd', value_name = "SYM=N")]
     pub dims: Vec<String>,
+    /// Compile for the sizes given with --dim: those symbols become static dims, so rewrites that
+    /// need a static size (causal linear attention in chunks) can apply.
+    #[arg(long)]
+    pub specialize: bool,
     /// Lower without fusion (one kernel per op), for comparison.
     #[arg(long)]
     pub no_fuse: bool,

@@ -26,7 +26,11 @@ fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {
-    let g = load_model(&args.model.file, &args.model.config)?;
+    let mut g = load_model(&args.model.file, &args.model.config)?;
+    if args.specialize {
+        let given = symbol_sizes(&Graph::new("none"), &args.dims, &HashMap::new())?;
+        g = irc_ir::specialize(&g, &given).map_err(|e| CliError::Usage(format!("--specialize: {e}")))?;
+    }
     let emit = match args.emit {
         Some(e) => Some(e),
         None if args.explain || args.dump_kernels.is_some() => None,

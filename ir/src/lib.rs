@@ -11,6 +11,7 @@ mod json_float;
 mod op;
 mod rng;
 mod shape;
+mod specialize;
 pub mod text;
 
 pub use dot::to_dot;
@@ -22,4 +23,5 @@ pub use infer::{broadcast_shapes, infer_type};
 pub use op::{BINARY_NAMES, BinaryOp, Init, Op, REDUCE_NAMES, ReduceOp, UNARY_NAMES, UnaryOp};
 pub use rng::Rng;
 pub use shape::{Dim, Shape, TensorType, is_symbol_name};
+pub use specialize::specialize;
 pub use text::{ParseError, parse, print};

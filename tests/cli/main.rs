@@ -295,3 +295,21 @@ fn optimizer_reports_and_turns_off() {
     let (on, off) = (ok(&args), ok(&[&args[..], &["--no-opt"]].concat()));
     assert_eq!(on, off, "the default rules are exact on gpt-tiny");
 }
+
+#[test]
+fn specializing_to_a_static_length_chunks_causal_linear_attention() {
+    let base = ["compile", "zoo:linear-lm", "-c", "max_seq=256", "--explain", "--dim", "B=2", "--dim", "T=256"];
+    let symbolic = ok(&base);
+    assert!(symbolic.contains("estimated cost") && !symbolic.contains("chunk-"), "{symbolic}");
+    let fixed = ok(&[&base[..], &["--specialize"]].concat());
+    assert!(fixed.contains("chunk-linear-attention-") && fixed.contains("chunk-normalizer-"), "{fixed}");
+
+    // `irc run` compiles for the sizes it runs at: the chunked form, same logits as the quadratic one.
+    let run = ["run", "zoo:linear-lm", "-c", "max_seq=128", "--dim", "B=1", "--dim", "T=128"];
+    let sum = |out: &str| -> f64 {
+        let s = out.split("sum=").nth(1).and_then(|r| r.split_whitespace().next()).expect(out);
+        s.parse().expect(out)
+    };
+    let (on, off) = (ok(&run), ok(&[&run[..], &["--no-opt"]].concat()));
+    assert!((sum(&on) - sum(&off)).abs() <= 1e-4 * sum(&off).abs().max(1.0), "{on}\n{off}");
+}

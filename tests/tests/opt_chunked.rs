@@ -79,7 +79,7 @@ fn a_scaled_score_is_chunked_with_its_scale() {
     let input = |name: &str| b.input(name, DType::F32, [3usize, 256, 8]);
     let (q, k, v) = (nn::elu_plus_one(&input("q")), nn::elu_plus_one(&input("k")), input("v"));
     let t = q.dim(-2).unwrap();
-    let scores = nn::causal_mask(&b, &t).select(&(q.matmul(&k.transpose(-1, -2)) * 0.25), 0.0);
+    let scores = nn::causal_mask(&b, &t).select(q.matmul(&k.transpose(-1, -2)) * 0.25, 0.0);
     let y = scores.matmul(&v) / (scores.sum(-1, true) + 1e-6);
     let g = b.finish(&[("y", &y)]).unwrap();
     let (h, report) = check(&g, &OptOptions::default(), &sizes(&[]), 5, REASSOC_F32);
@@ -94,7 +94,7 @@ fn masked(t: usize, anti: bool, fill: f64) -> Graph {
     let (q, k, v) = (input("q"), input("k"), input("v"));
     let (rows, cols) = (b.iota(DType::I32, [t, t], 0), b.iota(DType::I32, [t, t], 1));
     let mask: Var = if anti { rows.le(&cols) } else { cols.le(&rows) };
-    let scores = mask.expand([2, t, t]).select(&q.matmul(&k.transpose(-1, -2)), fill);
+    let scores = mask.expand([2, t, t]).select(q.matmul(&k.transpose(-1, -2)), fill);
     b.finish(&[("y", &scores.matmul(&v))]).unwrap()
 }
 
@@ -136,5 +136,3 @@ fn the_linear_attention_block_is_chunked() {
     // The numerator and the normalizer both read the scores: only a switch of both removes them.
     assert!(!has_square(&h, 256), "{report}\n{}", irc_ir::print(&h));
 }
-
-

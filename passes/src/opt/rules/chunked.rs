@@ -95,7 +95,11 @@ fn build(eg: &mut EG, s: &Subst, m: Match, chunk: usize, v: Option<Id>, pat: &Pa
         Some(v) => dims_of(&eg[v].data.ty.as_ref()?.shape).pop()?,
         None => D::S(1),
     };
-    let tail = if v.is_some() { ("?v_sh", shape(&[nd.clone(), c.clone(), dv.clone()])) } else { ("?last", Attr::Axes(vec![r])) };
+    let tail = if v.is_some() {
+        ("?v_sh", shape(&[nd.clone(), c.clone(), dv.clone()]))
+    } else {
+        ("?last", Attr::Axes(vec![r]))
+    };
     let attrs = [
         ("?q_sh", shape(&[nd.clone(), c.clone(), m.dk.clone()])),
         ("?kt_sh", shape(&[m.dk.clone(), nd.clone(), c.clone()])),
