@@ -7,7 +7,7 @@ use cranelift_util::*;
 use irc_codegen::cranelift::{
     CodegenError, CompileOptions, compile_kernel, compile_kernel_listing, compile_kernel_with,
 };
-use irc_codegen::kir::{BinOp, Expr, Kernel, Stmt};
+use irc_codegen::kir::{BinOp, Expr, Kernel, Stmt, VarId};
 use irc_ir::{DType, UnaryOp};
 
 fn f32s(n: usize, seed: u32) -> Vec<f32> {
@@ -577,4 +577,45 @@ fn constants_beyond_immediate_offsets() {
     let got = run(&b.k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, len)], &[len as i64, 1_000_000_000]);
     let want: Vec<f32> = xs.iter().map(|v| v + 1.0).collect();
     assert_eq!(got[1].f32(), &want[..]);
+}
+
+/// `out[i, j] = x[i, j] / sqrt(sum_j x[i, j])`: the scale is computed once per row, before the loop
+/// that reads it (carried through it), not once per iteration of its vector and scalar parts.
+#[test]
+fn a_value_computed_before_a_loop_stays_before_it() {
+    let mut b = Builder::new("row_scale");
+    let (rows, cols) = (b.size("rows"), b.size("cols"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let i = b.grid("i", rows);
+    let (j, acc, s) = (b.var("j", DType::I64), b.var("acc", DType::F32), b.var("s", DType::F32));
+    let at = |j: VarId| add(mul(var(i), cols.clone()), var(j));
+    b.k.body = vec![
+        Stmt::Let { var: acc, value: Expr::constant(0.0, DType::F32) },
+        Stmt::Loop {
+            var: j,
+            extent: cols.clone(),
+            body: vec![Stmt::Assign { var: acc, value: add(var(acc), Expr::load(x, at(j))) }],
+        },
+        Stmt::Let { var: s, value: Expr::Unary { op: UnaryOp::Sqrt, arg: Box::new(var(acc)) } },
+        Stmt::Loop {
+            var: j,
+            extent: cols.clone(),
+            body: vec![store(out, at(j), bin(BinOp::Div, Expr::load(x, at(j)), var(s)))],
+        },
+    ];
+    let k = b.k;
+    let asm = compile_kernel_listing(&k).unwrap().disasm().unwrap().to_string();
+    assert_eq!(asm.matches("sqrt").count(), 1, "{asm}");
+
+    let (rows, cols) = (5, 23);
+    let x: Vec<f32> = f32s(rows * cols, 3).iter().map(|v| v.abs() + 0.5).collect();
+    let got = run(&k, &[Data::F32(x.clone()), Data::zeros(DType::F32, rows * cols)], &[rows as i64, cols as i64]);
+    for r in 0..rows {
+        let row = &x[r * cols..(r + 1) * cols];
+        let s = row.iter().sum::<f32>().sqrt();
+        for (c, v) in row.iter().enumerate() {
+            assert!(near_f32(got[1].f32()[r * cols + c], v / s, 4), "row {r} col {c}");
+        }
+    }
 }

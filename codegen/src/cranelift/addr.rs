@@ -13,6 +13,10 @@
 //! variable (redefined at the back edge, which makes it a block parameter that the egraph cannot sink).
 //! `address_of` then starts from the largest hoisted base whose terms it contains and adds the rest. All
 //! arithmetic wraps, so any grouping of the sum gives the same address.
+//!
+//! Float kernel variables a loop reads but does not assign (a row's mean and inverse deviation in the
+//! normalizing loop of a layer norm) are carried the same way: otherwise the egraph places the
+//! divisions and square roots that compute them inside the loop, once per iteration.
 
 use std::collections::HashSet;
 
@@ -199,10 +203,22 @@ impl Tx<'_, '_> {
             scope.push(Base { buf: *buf, terms, var });
         }
         self.bases.push(scope);
+
+        let mut read = HashSet::new();
+        reads(body, &mut read);
+        let mut carried: Vec<VarId> = read.difference(&assigned).copied().collect();
+        carried.sort_unstable();
+        let floats = carried.into_iter().map(|u| self.vars[u.0 as usize]).filter(|&v| {
+            let value = self.b.use_var(v);
+            self.b.func.dfg.value_type(value).is_float()
+        });
+        let floats = floats.collect();
+        self.carried.push(floats);
     }
 
     pub fn close_bases(&mut self) {
         self.bases.pop();
+        self.carried.pop();
     }
 
     /// At the end of a loop body: redefines the innermost scope's bases as themselves plus zero, so
@@ -213,6 +229,14 @@ impl Tx<'_, '_> {
         for var in vars {
             let v = self.b.use_var(var);
             let same = self.b.ins().iadd_imm_s(v, 0);
+            self.b.def_var(var, same);
+        }
+        // `-(-x)` is `x` bit for bit (NaN payloads included); the egraph folds it to a copy.
+        let floats = self.carried.last().cloned().unwrap_or_default();
+        for var in floats {
+            let v = self.b.use_var(var);
+            let neg = self.b.ins().fneg(v);
+            let same = self.b.ins().fneg(neg);
             self.b.def_var(var, same);
         }
     }
@@ -299,6 +323,39 @@ fn collect(body: &[Stmt], assigned: &mut HashSet<VarId>, accesses: &mut Vec<(usi
                 collect(body, assigned, accesses);
             }
             Stmt::SharedStore { .. } | Stmt::Barrier => {}
+        }
+    }
+}
+
+/// The kernel variables `body` reads.
+fn reads(body: &[Stmt], out: &mut HashSet<VarId>) {
+    let expr = |e: &Expr, out: &mut HashSet<VarId>| {
+        e.visit(&mut |x| {
+            if let Expr::Var(u) = x {
+                out.insert(*u);
+            }
+        })
+    };
+    for s in body {
+        match s {
+            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value, out),
+            Stmt::Store { index, value, .. } => {
+                expr(index, out);
+                expr(value, out);
+            }
+            Stmt::Loop { extent, body, .. } => {
+                expr(extent, out);
+                reads(body, out);
+            }
+            Stmt::If { cond, body } => {
+                expr(cond, out);
+                reads(body, out);
+            }
+            Stmt::SharedStore { index, value, .. } => {
+                expr(index, out);
+                expr(value, out);
+            }
+            Stmt::Barrier => {}
         }
     }
 }

@@ -80,6 +80,9 @@ pub(super) struct Tx<'a, 'f> {
     pub innermost: Option<VarId>,
     /// Address bases hoisted out of the enclosing loops, innermost last (`addr.rs`).
     pub bases: Vec<Vec<super::addr::Base>>,
+    /// Float kernel variables each enclosing loop reads but does not assign, innermost last: carried
+    /// through the loop so that what computed them stays before it (`addr.rs`).
+    pub carried: Vec<Vec<Variable>>,
 }
 
 impl Tx<'_, '_> {

@@ -69,6 +69,7 @@ fn begin<'a, 'f>(
         simd_loops: 0,
         innermost: None,
         bases: Vec::new(),
+        carried: Vec::new(),
     };
     // The kernel function's parameters are (args, sizes, start, end); the total function's (sizes).
     let (args, sizes) = if params.len() == 4 { (Some(params[0]), params[1]) } else { (None, params[0]) };

@@ -140,7 +140,8 @@ impl Math<'_, '_> {
         p
     }
 
-    /// 2^n for an integer `n` in [-126, 127], built in the exponent bits.
+    /// 2^n for an integer `n` in [-126, 127], built in the exponent bits (bits of `n` above the low 9
+    /// shift out: `n + k * 512` gives the same result).
     fn pow2(&mut self, n: Value) -> Value {
         let bias = self.i(F32_BIAS);
         let e = self.b.ins().iadd(n, bias);
@@ -150,21 +151,20 @@ impl Math<'_, '_> {
 
     /// e^x = 2^n * e^r with x = n ln 2 + r, |r| <= ln2/2 (a little more where x * log2 e rounds up).
     fn exp(&mut self, x: Value) -> Value {
-        // Clamp, letting NaN through (its comparisons are false).
+        // Clamp, letting NaN through (its comparisons are false). Both selects have the form
+        // `a < b ? a : b`, which x86 lowers to one `maxps`/`minps`.
         let lo = self.f(EXP_MIN);
         let x = self.select(FloatCC::LessThan, x, lo, lo, x);
         let hi = self.f(EXP_MAX);
-        let x = self.select(FloatCC::GreaterThan, x, hi, hi, x);
+        let x = self.select(FloatCC::LessThan, hi, x, hi, x);
 
         let log2e = self.f(LOG2E);
         let magic = self.f(ROUND_MAGIC);
-        let t = self.b.ins().fmul(x, log2e);
-        let t = self.b.ins().fadd(t, magic);
+        // With fma, x log2 e is rounded to an integer straight from the exact product.
+        let t = self.mul_add(x, log2e, magic);
         let nf = self.b.ins().fsub(t, magic);
-        // The integer n is t's bit pattern minus the magic number's.
+        // The integer n is t's bit pattern minus the magic number's (see the scaling below).
         let t_bits = self.bits_of(t);
-        let magic_bits = self.i(ROUND_MAGIC.to_bits() as i32);
-        let n = self.b.ins().isub(t_bits, magic_bits);
 
         let r = if self.fma {
             // x - n ln2 as x + n (-ln2_hi) + n (-ln2_lo), each step rounded once.
@@ -187,11 +187,15 @@ impl Math<'_, '_> {
         let y = self.b.ins().fadd(y, one);
 
         // 2^n as 2^(n >> 1) * 2^(n - (n >> 1)), both normal: the first product is exact, the second
-        // rounds once (to a subnormal, 0 or inf at the ends of the range).
-        let n1 = self.b.ins().sshr_imm_u(n, 1);
-        let n2 = self.b.ins().isub(n, n1);
-        let s1 = self.pow2(n1);
-        let s2 = self.pow2(n2);
+        // rounds once (to a subnormal, 0 or inf at the ends of the range). With M the magic number's
+        // bits, t's bits are M + n and (M + n) >> 1 = M/2 + (n >> 1) (M is even); M/2 has its low 9
+        // bits clear, so it leaves the exponent field once shifted up by 23: `pow2` of
+        // `t_bits >> 1` and of `t_bits - (t_bits >> 1)` are the two factors, without removing M.
+        const { assert!(ROUND_MAGIC.to_bits() / 2 % 512 == 0) };
+        let h = self.b.ins().sshr_imm_u(t_bits, 1);
+        let rest = self.b.ins().isub(t_bits, h);
+        let s1 = self.pow2(h);
+        let s2 = self.pow2(rest);
         let y = self.b.ins().fmul(y, s1);
         self.b.ins().fmul(y, s2)
     }
