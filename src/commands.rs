@@ -108,7 +108,9 @@ fn run(args: &RunArgs) -> Result<()> {
         Some(p) => irc_runtime::load_safetensors(p).map_err(|e| CliError::Run(e.to_string()))?,
         None => irc_runtime::init_params(&g, args.seed).map_err(|e| CliError::Run(e.to_string()))?,
     };
-    // Compiled for the sizes it runs at: static dims let size-dependent rewrites apply.
+    // Bad values are reported against the graph as declared (`f32[B, 16]`), then it is compiled for
+    // the sizes it runs at: static dims let size-dependent rewrites apply.
+    irc_runtime::check_values(&g, &inputs, &params).map_err(|e| CliError::Run(e.to_string()))?;
     let g = irc_ir::specialize(&g, &sizes).map_err(|e| CliError::Usage(format!("--dim: {e}")))?;
     let (exe_graph, _) = crate::opt::maybe_optimize(&g, !args.no_opt, &sizes)?;
     let engine = irc_runtime::Engine::new(&exe_graph, args.backend).map_err(|e| CliError::Run(e.to_string()))?;

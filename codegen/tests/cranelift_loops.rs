@@ -580,7 +580,9 @@ fn constants_beyond_immediate_offsets() {
 }
 
 /// `out[i, j] = x[i, j] / sqrt(sum_j x[i, j])`: the scale is computed once per row, before the loop
-/// that reads it (carried through it), not once per iteration of its vector and scalar parts.
+/// that reads it (carried through it), not once per iteration of its vector and scalar parts. With
+/// contraction (the default where the host has FMA) the division becomes a multiplication by the
+/// reciprocal, also computed once per row; the exact options keep the division.
 #[test]
 fn a_value_computed_before_a_loop_stays_before_it() {
     let mut b = Builder::new("row_scale");
@@ -607,6 +609,10 @@ fn a_value_computed_before_a_loop_stays_before_it() {
     let k = b.k;
     let asm = compile_kernel_listing(&k).unwrap().disasm().unwrap().to_string();
     assert_eq!(asm.matches("sqrt").count(), 1, "{asm}");
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("fma") {
+        assert_eq!(asm.matches("vdiv").count(), 1, "one reciprocal per row:\n{asm}");
+    }
 
     let (rows, cols) = (5, 23);
     let x: Vec<f32> = f32s(rows * cols, 3).iter().map(|v| v.abs() + 0.5).collect();
@@ -616,6 +622,16 @@ fn a_value_computed_before_a_loop_stays_before_it() {
         let s = row.iter().sum::<f32>().sqrt();
         for (c, v) in row.iter().enumerate() {
             assert!(near_f32(got[1].f32()[r * cols + c], v / s, 4), "row {r} col {c}");
+        }
+    }
+    // The exact options divide: bit for bit the sequential sum's quotient.
+    let bufs = [Data::F32(x.clone()), Data::zeros(DType::F32, rows * cols)];
+    let exact = run_with(&k, &bufs, &[rows as i64, cols as i64], CompileOptions::EXACT);
+    for r in 0..rows {
+        let row = &x[r * cols..(r + 1) * cols];
+        let s = row.iter().fold(0.0f32, |a, &v| a + v).sqrt();
+        for (c, v) in row.iter().enumerate() {
+            assert!(same_f32(exact[1].f32()[r * cols + c], v / s), "row {r} col {c}");
         }
     }
 }

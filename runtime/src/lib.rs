@@ -27,7 +27,7 @@ pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
 pub use inputs::{index_bounds, random_inputs};
-pub use interp::{RunError, interpret};
+pub use interp::{RunError, check_values, interpret};
 pub use irc_ir::Rng;
 pub use rng::{init_params, random_tensor};
 pub use tensor::{Tensor, round_to, strides};

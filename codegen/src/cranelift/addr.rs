@@ -170,7 +170,9 @@ impl Tx<'_, '_> {
 
     /// Before a loop over `var` with `body`: computes the invariant bases of the body's accesses (see the
     /// module docs) and opens their scope; `close_bases` ends it after the loop.
-    pub fn hoist_bases(&mut self, var: VarId, body: &[Stmt]) {
+    /// `lanes` holds the variables that live as vectors in the loop (a vector loop's locals): they
+    /// are neither scalars to carry nor divisors with a scalar reciprocal.
+    pub fn hoist_bases(&mut self, var: VarId, body: &[Stmt], lanes: &dyn Fn(VarId) -> bool) {
         let mut assigned = HashSet::from([var]);
         let mut accesses = Vec::new();
         collect(body, &mut assigned, &mut accesses);
@@ -206,19 +208,40 @@ impl Tx<'_, '_> {
 
         let mut read = HashSet::new();
         reads(body, &mut read);
-        let mut carried: Vec<VarId> = read.difference(&assigned).copied().collect();
+        let mut carried: Vec<VarId> = read.difference(&assigned).copied().filter(|&u| !lanes(u)).collect();
         carried.sort_unstable();
-        let floats = carried.into_iter().map(|u| self.vars[u.0 as usize]).filter(|&v| {
-            let value = self.b.use_var(v);
+        carried.retain(|&u| {
+            let value = self.b.use_var(self.vars[u.0 as usize]);
             self.b.func.dfg.value_type(value).is_float()
         });
-        let floats = floats.collect();
+        let mut floats: Vec<Variable> = carried.iter().map(|u| self.vars[u.0 as usize]).collect();
+        // x / d for an invariant f32 d becomes x * (1 / d) with relaxed rounding (`contract`): at most
+        // one more rounding, and no division per element.
+        let mut recips = Vec::new();
+        if self.options.contract {
+            let mut divisors = HashSet::new();
+            divided_by(body, &mut divisors);
+            // f32 only: f16 and bf16 values live as f32 but round every result.
+            let f32s = carried.iter().filter(|&&u| self.k.dtype_of(&Expr::Var(u)) == DType::F32);
+            let divisors: Vec<VarId> = f32s.filter(|u| divisors.contains(u)).copied().collect();
+            for u in divisors {
+                let d = self.b.use_var(self.vars[u.0 as usize]);
+                let one = self.b.ins().f32const(1.0);
+                let r = self.b.ins().fdiv(one, d);
+                let var = self.b.declare_var(types::F32);
+                self.b.def_var(var, r);
+                recips.push((u, var));
+                floats.push(var);
+            }
+        }
         self.carried.push(floats);
+        self.recips.push(recips);
     }
 
     pub fn close_bases(&mut self) {
         self.bases.pop();
         self.carried.pop();
+        self.recips.pop();
     }
 
     /// At the end of a loop body: redefines the innermost scope's bases as themselves plus zero, so
@@ -329,31 +352,41 @@ fn collect(body: &[Stmt], assigned: &mut HashSet<VarId>, accesses: &mut Vec<(usi
 
 /// The kernel variables `body` reads.
 fn reads(body: &[Stmt], out: &mut HashSet<VarId>) {
-    let expr = |e: &Expr, out: &mut HashSet<VarId>| {
-        e.visit(&mut |x| {
-            if let Expr::Var(u) = x {
-                out.insert(*u);
-            }
-        })
-    };
+    each_expr(body, &mut |e| {
+        if let Expr::Var(u) = e {
+            out.insert(*u);
+        }
+    });
+}
+
+/// The kernel variables `body` divides by (`x / u`).
+fn divided_by(body: &[Stmt], out: &mut HashSet<VarId>) {
+    each_expr(body, &mut |e| {
+        if let Expr::Binary { op: BinOp::Div, rhs, .. } = e
+            && let Expr::Var(u) = **rhs
+        {
+            out.insert(u);
+        }
+    });
+}
+
+/// Calls `f` on every expression (and subexpression) of `body`.
+fn each_expr(body: &[Stmt], f: &mut impl FnMut(&Expr)) {
+    let expr = |e: &Expr, f: &mut dyn FnMut(&Expr)| e.visit(&mut |x| f(x));
     for s in body {
         match s {
-            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value, out),
-            Stmt::Store { index, value, .. } => {
-                expr(index, out);
-                expr(value, out);
+            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value, f),
+            Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
+                expr(index, f);
+                expr(value, f);
             }
             Stmt::Loop { extent, body, .. } => {
-                expr(extent, out);
-                reads(body, out);
+                expr(extent, f);
+                each_expr(body, f);
             }
             Stmt::If { cond, body } => {
-                expr(cond, out);
-                reads(body, out);
-            }
-            Stmt::SharedStore { index, value, .. } => {
-                expr(index, out);
-                expr(value, out);
+                expr(cond, f);
+                each_expr(body, f);
             }
             Stmt::Barrier => {}
         }

@@ -83,6 +83,9 @@ pub(super) struct Tx<'a, 'f> {
     /// Float kernel variables each enclosing loop reads but does not assign, innermost last: carried
     /// through the loop so that what computed them stays before it (`addr.rs`).
     pub carried: Vec<Vec<Variable>>,
+    /// With `contract`, the reciprocals of f32 variables that enclosing loops divide by, innermost
+    /// last: computed before the loop, so each division in it is a multiplication (`addr.rs`).
+    pub recips: Vec<Vec<(VarId, Variable)>>,
 }
 
 impl Tx<'_, '_> {
@@ -112,6 +115,11 @@ impl Tx<'_, '_> {
                 let (x, y, z) = (self.expr(a), self.expr(b), self.expr(c));
                 self.b.ins().fma(x, y, z)
             }
+            Expr::Binary { op: BinOp::Div, lhs, rhs } if let Some(r) = self.recip_of(rhs) => {
+                let x = self.expr(lhs);
+                let r = self.b.use_var(r);
+                self.b.ins().fmul(x, r)
+            }
             Expr::Binary { op, lhs, rhs } => {
                 let dtype = self.k.dtype_of(lhs);
                 let x = self.expr(lhs);
@@ -132,6 +140,12 @@ impl Tx<'_, '_> {
                 self.cast(from, *dtype, x)
             }
         }
+    }
+
+    /// The carried reciprocal of divisor `e`, if it is a variable an enclosing loop divides by.
+    pub fn recip_of(&self, e: &Expr) -> Option<Variable> {
+        let Expr::Var(u) = e else { return None };
+        self.recips.iter().rev().flatten().find(|(v, _)| v == u).map(|&(_, r)| r)
     }
 
     /// `e` as the operands `(a, b, c)` of a fused `a * b + c`, when `CompileOptions::contract` is on (and

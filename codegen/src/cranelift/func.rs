@@ -70,6 +70,7 @@ fn begin<'a, 'f>(
         innermost: None,
         bases: Vec::new(),
         carried: Vec::new(),
+        recips: Vec::new(),
     };
     // The kernel function's parameters are (args, sizes, start, end); the total function's (sizes).
     let (args, sizes) = if params.len() == 4 { (Some(params[0]), params[1]) } else { (None, params[0]) };
@@ -313,7 +314,7 @@ impl Tx<'_, '_> {
     /// group (of iterations, or of terms of a reduction), then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let outer = self.innermost.replace(var);
-        self.hoist_bases(var, body);
+        self.hoist_bases(var, body, &|_| false);
         self.range_parts(var, lo, hi, body);
         self.close_bases();
         self.innermost = outer;

@@ -56,8 +56,10 @@ pub struct CompileOptions {
     /// bound), so bit-exact comparisons with the evaluator turn this off.
     pub reassociate: bool,
     /// Compute f32 `a * b + c` (either operand order, scalar and vector alike) as one fused multiply-add
-    /// with a single rounding, where the host has FMA (ignored elsewhere). Results then differ from the
-    /// evaluator's round-after-every-op ones within f32 tolerance, so bit-exact comparisons turn this off.
+    /// with a single rounding, where the host has FMA (ignored elsewhere); likewise an f32 division by a
+    /// variable a loop reads but does not assign becomes a multiplication by its reciprocal, computed
+    /// once before the loop (two roundings instead of one). Results then differ from the evaluator's
+    /// round-after-every-op ones within f32 tolerance, so bit-exact comparisons turn this off.
     pub contract: bool,
 }
 

@@ -340,7 +340,7 @@ impl Tx<'_, '_> {
                     let outer = self.innermost.replace(*u);
                     // Hoisted bases hold the vector loop variable as the group's base (`addr.rs`).
                     self.enter_group(lanes, 0);
-                    self.hoist_bases(*u, body);
+                    self.hoist_bases(*u, body, &|v| locals.contains_key(&v));
                     let u = self.vars[u.0 as usize];
                     // Two iterations per step (in order, so every lane computes as before) halve the
                     // loop overhead of a matmul tile's `k` loop; the second one's loads are the first's
@@ -414,6 +414,12 @@ impl Tx<'_, '_> {
                 let y = self.vector(var, locals, g, b);
                 let z = self.vector(var, locals, g, c);
                 self.b.ins().fma(x, y, z)
+            }
+            Expr::Binary { op: BinOp::Div, lhs, rhs } if let Some(r) = self.recip_of(rhs) => {
+                let x = self.vector(var, locals, g, lhs);
+                let r = self.b.use_var(r);
+                let r = self.splat(r);
+                self.b.ins().fmul(x, r)
             }
             Expr::Binary { op, lhs, rhs } => {
                 let x = self.vector(var, locals, g, lhs);

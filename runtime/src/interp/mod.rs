@@ -20,6 +20,16 @@ use crate::index::tensor_from_fn;
 use bind::{Bindings, resolve, resolve_shape};
 pub use error::RunError;
 
+/// Checks `inputs` and `params` against `g`'s declarations (names, dtypes, shapes, consistent
+/// symbols) without running it: the errors `interpret` and every engine give for bad values.
+pub fn check_values(
+    g: &Graph,
+    inputs: &HashMap<String, Tensor>,
+    params: &HashMap<String, Tensor>,
+) -> Result<(), RunError> {
+    bind::bind(g, inputs, params).map(|_| ())
+}
+
 /// Runs `g` on `inputs` and `params` (by name) and returns the outputs in `g.outputs()` order.
 ///
 /// Symbolic dims are bound by unifying each input's declared shape with the given tensor's shape.
