@@ -191,7 +191,7 @@ impl Math<'_, '_> {
         // bits, t's bits are M + n and (M + n) >> 1 = M/2 + (n >> 1) (M is even); M/2 has its low 9
         // bits clear, so it leaves the exponent field once shifted up by 23: `pow2` of
         // `t_bits >> 1` and of `t_bits - (t_bits >> 1)` are the two factors, without removing M.
-        const { assert!(ROUND_MAGIC.to_bits() / 2 % 512 == 0) };
+        const { assert!((ROUND_MAGIC.to_bits() / 2).is_multiple_of(512)) };
         let h = self.b.ins().sshr_imm_u(t_bits, 1);
         let rest = self.b.ins().isub(t_bits, h);
         let s1 = self.pow2(h);
