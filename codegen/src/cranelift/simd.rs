@@ -383,6 +383,19 @@ impl Tx<'_, '_> {
                     let (addr, offset) = self.address_of(*buf, index);
                     self.b.ins().load(types::F32X4, flags, addr, offset)
                 }
+                // An invariant f32 element, broadcast once per group from an address written
+                // differently for each group (`addr + 16g` with offset `-16g`, the same location): the
+                // egraph cannot merge the groups' loads and broadcasts, so each broadcast has one use
+                // and x86 reads it straight from memory (`vbroadcastss`) into a register that the
+                // multiply-add then overwrites, with no copy.
+                Some(0) if g > 0 && self.k.buffers[*buf].dtype == DType::F32 => {
+                    let flags = self.load_flags(*buf, index);
+                    let (addr, offset) = self.address_of(*buf, index);
+                    let shift = 16 * g as i64;
+                    let addr = self.b.ins().iadd_imm_s(addr, shift);
+                    let s = self.b.ins().load(types::F32, flags, addr, offset - shift as i32);
+                    self.splat(s)
+                }
                 Some(0) => {
                     let s = self.expr(e);
                     self.splat(s)
