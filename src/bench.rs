@@ -6,7 +6,9 @@ use irc_frontends::bench::{SUITES, Workload, suite};
 use irc_runtime::{BackendKind, CudaBackend, Engine, init_params, random_inputs};
 
 use crate::cli::BenchArgs;
+use crate::commands::symbol_sizes;
 use crate::error::{CliError, Result};
+use crate::load::load_model;
 
 /// Bytes per second of a large copy on this machine (read + written) using every core, best of a few:
 /// the memory roofline.
@@ -41,9 +43,37 @@ struct Row {
     compiled: Option<(usize, usize)>,
     compile_s: f64,
     median_s: f64,
+    /// With `--profile`: per launch, the kernel's name, its median time, and its estimated bytes
+    /// and flops.
+    launches: Vec<(String, f64, Option<i64>, Option<i64>)>,
 }
 
-fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool) -> Result<Row> {
+/// Per launch of `engine`'s program: name, median seconds, estimated bytes and flops.
+fn profile(
+    engine: &Engine,
+    inputs: &std::collections::HashMap<String, irc_runtime::Tensor>,
+    params: &std::collections::HashMap<String, irc_runtime::Tensor>,
+    runs: usize,
+) -> std::result::Result<Vec<(String, f64, Option<i64>, Option<i64>)>, irc_runtime::RunError> {
+    let times = match engine {
+        Engine::Cpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
+        Engine::Wgpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
+        Engine::Cuda(exe) => exe.profile_launches(inputs, params, 2, runs)?,
+        Engine::Reference(_) => return Ok(Vec::new()),
+    };
+    let Some(p) = engine.program() else { return Ok(Vec::new()) };
+    Ok(p.launches
+        .iter()
+        .zip(times)
+        .map(|(l, t)| {
+            let k = &p.kernels[l.kernel];
+            let est = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().and_then(|e| e.eval_size(&[]));
+            (k.name.clone(), t, est(&k.info.bytes), est(&k.info.flops))
+        })
+        .collect())
+}
+
+fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool, with_profile: bool) -> Result<Row> {
     let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
     let t = Instant::now();
     let (graph, _) = crate::opt::maybe_optimize(&w.graph, opt, &Default::default())?;
@@ -65,16 +95,39 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool) -> Result
     };
     let compiled =
         engine.program().map(|p| (p.launches.len(), irc_codegen::plan_program(p, &Default::default()).arena_bytes));
-    Ok(Row { compiled, compile_s: compile, median_s: median(times) })
+    let launches = if with_profile { profile(&engine, &inputs, &params, runs).map_err(err)? } else { Vec::new() };
+    Ok(Row { compiled, compile_s: compile, median_s: median(times), launches })
+}
+
+/// A model file or `zoo:NAME` as a one-workload suite, specialized to the `--dim` sizes (8 for the
+/// others); its floor is its inputs, params and outputs moved once, its flops the kernels' estimates.
+fn model_workload(args: &BenchArgs) -> Result<Workload> {
+    let g = load_model(&args.suite, &args.config)?;
+    let sizes = symbol_sizes(&g, &args.dims, &Default::default())?;
+    let graph = irc_ir::specialize(&g, &sizes).map_err(|e| CliError::Usage(format!("--dim: {e}")))?;
+    let static_bytes = |t: &irc_ir::TensorType| {
+        t.shape.as_static().map_or(0, |s| s.iter().product::<usize>() * t.dtype.size_bytes()) as u64
+    };
+    let io: u64 = graph.inputs().chain(graph.params()).map(|(_, _, t)| static_bytes(t)).sum::<u64>()
+        + graph.outputs().iter().map(|o| static_bytes(graph.ty(o.node))).sum::<u64>();
+    let program = irc_codegen::lower(&graph).map_err(|e| CliError::Run(e.to_string()))?;
+    let flops = program.kernels.iter().filter_map(|k| k.info.flops.as_ref()?.eval_size(&[])).sum::<i64>();
+    Ok(Workload { name: args.suite.clone(), graph, min_bytes: io.max(1), flops: flops.max(0) as u64 })
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {
-    let workloads = suite(&args.suite)
-        .ok_or_else(|| {
+    let workloads = match suite(&args.suite) {
+        Some(w) => w.map_err(|e| CliError::Run(e.to_string()))?,
+        None if args.suite.starts_with("zoo:") || args.suite.contains('.') => vec![model_workload(args)?],
+        None => {
             let names: Vec<&str> = SUITES.iter().map(|(n, _)| *n).collect();
-            CliError::Usage(format!("unknown suite `{}` (suites: {})", args.suite, names.join(", ")))
-        })?
-        .map_err(|e| CliError::Run(e.to_string()))?;
+            return Err(CliError::Usage(format!(
+                "unknown suite `{}` (suites: {}; or a model file, or zoo:NAME)",
+                args.suite,
+                names.join(", ")
+            )));
+        }
+    };
     // The roofline of the memory the kernels use: the device's for cuda, the host's otherwise.
     let (bw, on) = match args.backend {
         BackendKind::Cuda => {
@@ -96,13 +149,13 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
-        let Row { compiled, compile_s: compile, median_s: t } =
-            measure(w, args.backend, args.runs.max(1), !args.no_opt)?;
+        let Row { compiled, compile_s: compile, median_s: t, launches } =
+            measure(w, args.backend, args.runs.max(1), !args.no_opt, args.profile)?;
         let floor = w.min_bytes as f64 / bw;
         let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(
             "{:<wide$} {:>7} {:>9} {:>10.1} {:>10.3} {:>10.3} {:>7.0}% {:>8.1} {:>9.1}",
-            w.name,
+            &w.name,
             show(&|(k, _)| k.to_string()),
             show(&|(_, b)| format!("{:.2}", b as f64 / 1e6)),
             compile * 1e3,
@@ -112,6 +165,23 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             w.min_bytes as f64 / t / 1e9,
             w.flops as f64 / t / 1e9,
         );
+        print_launches(&launches);
     }
     Ok(())
+}
+
+/// The `--profile` lines of one workload, indented under it.
+fn print_launches(launches: &[(String, f64, Option<i64>, Option<i64>)]) {
+    let total: f64 = launches.iter().map(|l| l.1).sum();
+    let rate = |n: Option<i64>, t: f64| n.map_or("-".to_string(), |n| format!("{:.1}", n as f64 / t / 1e9));
+    for (name, t, bytes, flops) in launches {
+        println!(
+            "    {:<44} {:>9.3} ms {:>5.1}% {:>8} GB/s {:>8} GFLOP/s",
+            name,
+            t * 1e3,
+            100.0 * t / total.max(f64::MIN_POSITIVE),
+            rate(*bytes, *t),
+            rate(*flops, *t)
+        );
+    }
 }

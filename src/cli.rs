@@ -244,9 +244,16 @@ pub struct RunArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The suite: `cpu` (the CPU suite) or `cpu-small` (quick).
+    /// The suite (`cpu`, `cpu-small`, `blocks`, `blocks-small`), or a model: an `.irc`/`.json`/`.onnx`
+    /// file or `zoo:NAME`, timed at the `--dim` sizes.
     #[arg(default_value = "cpu")]
     pub suite: String,
+    /// Zoo model settings, `key=value` (with `zoo:NAME`).
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Size of a symbolic dimension of a model, `SYM=N` (unset ones are 8).
+    #[arg(long = "dim", short = 'd', value_name = "SYM=N")]
+    pub dims: Vec<String>,
     /// Where to run: `cpu`, `wgpu`, `cuda` or `reference`.
     #[arg(long, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
@@ -256,6 +263,10 @@ pub struct BenchArgs {
     /// Do not run the e-graph optimizer on the workloads.
     #[arg(long)]
     pub no_opt: bool,
+    /// After each workload, time every kernel launch on its own (the backend synchronized after
+    /// each): name, milliseconds, share of the workload, GB/s and GFLOP/s from the kernel's estimates.
+    #[arg(long)]
+    pub profile: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,7 +9,7 @@ use crate::{DslError, ModelBuilder};
 /// One workload of a suite.
 #[derive(Debug)]
 pub struct Workload {
-    pub name: &'static str,
+    pub name: String,
     pub graph: Graph,
     /// Bytes every implementation must read and write at least (inputs, params and outputs once).
     pub min_bytes: u64,
@@ -57,9 +57,9 @@ fn rowwise(n: usize) -> Result<Vec<Workload>, DslError> {
         b.finish(&[("y", &nn::layer_norm("ln", &x, 1e-5))])?
     };
     Ok(vec![
-        Workload { name: "silu(x*w+b)", graph: silu, min_bytes: io, flops: 6 * nn_ },
-        Workload { name: "softmax rows", graph: softmax, min_bytes: io, flops: 5 * nn_ },
-        Workload { name: "layer_norm rows", graph: layer_norm, min_bytes: io, flops: 8 * nn_ },
+        Workload { name: "silu(x*w+b)".into(), graph: silu, min_bytes: io, flops: 6 * nn_ },
+        Workload { name: "softmax rows".into(), graph: softmax, min_bytes: io, flops: 5 * nn_ },
+        Workload { name: "layer_norm rows".into(), graph: layer_norm, min_bytes: io, flops: 8 * nn_ },
     ])
 }
 
@@ -69,7 +69,7 @@ fn matmul(n: usize) -> Result<Workload, DslError> {
     let w = b.param("b", DType::F32, [n, n], Init::Normal { std: 1.0 });
     let graph = b.finish(&[("c", &x.matmul(&w))])?;
     let n = n as u64;
-    Ok(Workload { name: "matmul", graph, min_bytes: f32_bytes(3 * n * n), flops: 2 * n * n * n })
+    Ok(Workload { name: "matmul".into(), graph, min_bytes: f32_bytes(3 * n * n), flops: 2 * n * n * n })
 }
 
 fn gpt_block(d: usize, t: usize, batch: usize, heads: usize) -> Result<Workload, DslError> {
@@ -91,7 +91,7 @@ fn block(
     let graph = b.finish(&[("y", &y)])?;
     let (d, t, bt) = (d as u64, t as u64, (batch * t) as u64);
     let flops = 2 * bt * 12 * d * d + 4 * batch as u64 * t * t * d;
-    Ok(Workload { name, graph, min_bytes: f32_bytes(12 * d * d + 2 * bt * d), flops })
+    Ok(Workload { name: name.into(), graph, min_bytes: f32_bytes(12 * d * d + 2 * bt * d), flops })
 }
 
 /// Non-causal linear attention as a user writes it first, `(phi(Q) phi(K)^T) V` per head with the
@@ -106,7 +106,7 @@ fn naive_linear_attention((d, t, batch, heads): (usize, usize, usize, usize)) ->
     let (bh, t, dh) = ((batch * heads) as u64, t as u64, dh as u64);
     // The reassociated form's work: K^T V and Q (K^T V), 2 * 2 * t * dh^2 per head.
     Ok(Workload {
-        name: "linear attention (naive)",
+        name: "linear attention (naive)".into(),
         graph,
         min_bytes: f32_bytes(4 * bh * t * dh),
         flops: 4 * bh * t * dh * dh,
@@ -124,7 +124,7 @@ fn causal_linear_attention((dh, t, batch, heads): (usize, usize, usize, usize)) 
     let (bh, t, dh) = ((batch * heads) as u64, t as u64, dh as u64);
     // The recurrent form's work: the K^T V states and Q S, 2 * 2 * t * dh^2 per head.
     Ok(Workload {
-        name: "causal linear attention (long T)",
+        name: "causal linear attention (long T)".into(),
         graph,
         min_bytes: f32_bytes(4 * bh * t * dh),
         flops: 4 * bh * t * dh * dh,

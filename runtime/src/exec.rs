@@ -476,7 +476,7 @@ impl<B: KernelBackend> Executable<B> {
         params: &HashMap<String, Tensor>,
     ) -> Result<Vec<Tensor>, RunError> {
         let (b, mut mem) = self.prepare(inputs, params)?;
-        self.launch_all(&mut mem, &b, true)?;
+        self.launch_all(&mut mem, &b, true, None)?;
         // Outputs are copied out of their buffers (arena views included) before the memory is dropped.
         self.program.outputs.iter().map(|(name, buf)| self.output(&mem, name, *buf)).collect()
     }
@@ -499,7 +499,7 @@ impl<B: KernelBackend> Executable<B> {
                 mem.slots[buf] = Slot::Unallocated;
             }
         }
-        self.launch_all(&mut mem, &b, true)?;
+        self.launch_all(&mut mem, &b, true, None)?;
         let mut outputs = Vec::new();
         for (name, buf) in &self.program.outputs {
             if !updates.contains_key(name) {
@@ -560,13 +560,43 @@ impl<B: KernelBackend> Executable<B> {
         let mut times = Vec::with_capacity(runs);
         for i in 0..warmup + runs {
             let start = std::time::Instant::now();
-            self.launch_all(&mut mem, &b, false)?;
+            self.launch_all(&mut mem, &b, false, None)?;
             self.backend.sync()?;
             if i >= warmup {
                 times.push(start.elapsed().as_secs_f64());
             }
         }
         Ok(times)
+    }
+
+    /// Per launch, in program order: the median time of `runs` runs after `warmup`, the backend
+    /// synchronized after every launch (so the times add up to a little more than a whole run's).
+    pub fn profile_launches(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+        warmup: usize,
+        runs: usize,
+    ) -> Result<Vec<f64>, RunError> {
+        let (b, mut mem) = self.prepare(inputs, params)?;
+        let n = self.program.launches.len();
+        let mut samples = vec![Vec::with_capacity(runs); n];
+        let mut times = vec![0.0; n];
+        for i in 0..warmup + runs {
+            self.launch_all(&mut mem, &b, false, Some(&mut times))?;
+            if i >= warmup {
+                for (s, &t) in samples.iter_mut().zip(&times) {
+                    s.push(t);
+                }
+            }
+        }
+        Ok(samples
+            .into_iter()
+            .map(|mut s| {
+                s.sort_by(f64::total_cmp);
+                s.get(s.len() / 2).copied().unwrap_or(0.0)
+            })
+            .collect())
     }
 
     /// Binds sizes and checks inputs and params.
@@ -629,10 +659,18 @@ impl<B: KernelBackend> Executable<B> {
     }
 
     /// Launches every kernel in order, allocating temps outside the arena on first use; with `free`, each
-    /// such temp is dropped after its last reader.
-    fn launch_all(&self, mem: &mut Memory<B::Buffer>, b: &Bindings, free: bool) -> Result<(), RunError> {
+    /// such temp is dropped after its last reader. With `times`, synchronizes after each launch and
+    /// records its wall time.
+    fn launch_all(
+        &self,
+        mem: &mut Memory<B::Buffer>,
+        b: &Bindings,
+        free: bool,
+        mut times: Option<&mut [f64]>,
+    ) -> Result<(), RunError> {
         let slots = &mut mem.slots;
         for (li, launch) in self.program.launches.iter().enumerate() {
+            let start = std::time::Instant::now();
             let kernel = &self.program.kernels[launch.kernel];
             if let (true, Some((layout, _))) = (cfg!(debug_assertions), &mem.arena) {
                 layout.check_launch(li, &launch.args, &self.lifetimes);
@@ -669,6 +707,10 @@ impl<B: KernelBackend> Executable<B> {
             // program buffer's dtype and bound shape; the kernel writes only temps, which nothing else
             // references during the launch.
             unsafe { self.backend.launch(&self.compiled[launch.kernel], kernel, &args, &sizes)? };
+            if let Some(times) = times.as_deref_mut() {
+                self.backend.sync()?;
+                times[li] = start.elapsed().as_secs_f64();
+            }
             if free {
                 for &f in &self.frees[li] {
                     slots[f] = Slot::Freed;

@@ -73,7 +73,7 @@ fn matmul_with_bias_and_activation_is_one_kernel() {
     let g = build(|b| nn::linear("fc", &x(b), 8).relu());
     assert_eq!(kernels(&g), ["k0_matmul_add_max"]);
     let g = build(|b| nn::mlp("mlp", &x(b), 32, 8, Activation::Gelu));
-    assert_eq!(kernels(&g), ["k0_matmul_add_mul_tanh", "k1_matmul_add"]);
+    assert_eq!(kernels(&g), ["k0_matmul_add_mul_neg", "k1_matmul_add"]);
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn attention_and_the_gpt_block() {
             "k6_matmul",
             "k7_matmul_add",
             "k8_reduce_sum_div_sub_mul",
-            "k9_matmul_add_mul_tanh",
+            "k9_matmul_add_mul_neg",
             "k10_matmul_add",
         ]
     );

@@ -25,7 +25,7 @@ use cranelift_frontend::Variable;
 use irc_ir::DType;
 
 use super::expr::Tx;
-use crate::kir::{BinOp, Expr, Stmt, VarId};
+use crate::kir::{Affine, BinOp, Expr, Stmt, VarId};
 
 /// A leaf term of an index that a hoisted base may cover.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,38 +46,6 @@ pub(super) struct Base {
 /// (leaf, coefficient, x, c) of a hoisted base (see `Base::terms`).
 type BaseTerm = (Leaf, i64, Value, i64);
 
-/// `index = Σ terms[i].0 · terms[i].1 + constant`, with the terms as expressions left to evaluate.
-#[derive(Default)]
-struct Affine<'e> {
-    terms: Vec<(&'e Expr, i64)>,
-    constant: i64,
-}
-
-impl<'e> Affine<'e> {
-    /// Adds `e · coeff`, distributing over sums and constant factors.
-    fn add(&mut self, e: &'e Expr, coeff: i64) {
-        match e {
-            Expr::Const { value, dtype: DType::I64 } => {
-                self.constant = self.constant.wrapping_add((*value as i64).wrapping_mul(coeff));
-            }
-            Expr::Binary { op: BinOp::Add, lhs, rhs } => {
-                self.add(lhs, coeff);
-                self.add(rhs, coeff);
-            }
-            Expr::Binary { op: BinOp::Sub, lhs, rhs } => {
-                self.add(lhs, coeff);
-                self.add(rhs, coeff.wrapping_neg());
-            }
-            Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (constant(lhs), constant(rhs)) {
-                (_, Some(c)) => self.add(lhs, coeff.wrapping_mul(c)),
-                (Some(c), _) => self.add(rhs, coeff.wrapping_mul(c)),
-                _ => self.terms.push((e, coeff)),
-            },
-            _ => self.terms.push((e, coeff)),
-        }
-    }
-}
-
 fn leaf(e: &Expr) -> Option<Leaf> {
     match e {
         Expr::Var(u) => Some(Leaf::Var(*u)),
@@ -86,19 +54,11 @@ fn leaf(e: &Expr) -> Option<Leaf> {
     }
 }
 
-fn constant(e: &Expr) -> Option<i64> {
-    match e {
-        Expr::Const { value, dtype: DType::I64 } => Some(*value as i64),
-        _ => None,
-    }
-}
-
 impl Tx<'_, '_> {
     /// The address of element `index` of `buf`, as a base value and an immediate byte offset.
     pub fn address_of(&mut self, buf: usize, index: &Expr) -> (Value, i32) {
         let size = self.k.buffers[buf].dtype.size_bytes() as i64;
-        let mut affine = Affine::default();
-        affine.add(index, 1);
+        let affine = Affine::of(index);
         let mut constant = affine.constant;
         let mut rest = affine.terms;
         let mut base = self.bufs[buf];
@@ -178,8 +138,7 @@ impl Tx<'_, '_> {
         collect(body, &mut assigned, &mut accesses);
         let mut scope: Vec<Base> = Vec::new();
         for (buf, index) in &accesses {
-            let mut affine = Affine::default();
-            affine.add(index, 1);
+            let affine = Affine::of(index);
             let mut terms = Vec::new();
             for (e, coeff) in affine.terms {
                 let (l, value) = match leaf(e) {

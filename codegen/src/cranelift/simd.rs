@@ -31,7 +31,7 @@ use irc_ir::{DType, UnaryOp};
 use super::expr::{Tx, float_cc, iconst, mem_flags};
 use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, stride};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, constant_difference, stride};
 
 const LANES: u8 = 4;
 
@@ -41,7 +41,26 @@ pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
         Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
     scan.stmts(body)
         && !scan.stores.is_empty()
-        && scan.loads.iter().all(|(buf, index)| scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index)))
+        && scan.loads.iter().all(|(buf, index)| {
+            scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index) || (s.contains(index) && apart(s)))
+        })
+}
+
+/// Whether the distinct store indices differ pairwise by constants of at least a vector step
+/// (`LANES` times the most groups): then no lane of one store writes an element another store writes,
+/// and a load at one of these indices reads what its own lane stored (the rows of a tiled matmul's
+/// staged epilogue).
+fn apart(indices: &[&Expr]) -> bool {
+    const STEP: i64 = LANES as i64 * 4;
+    let mut distinct: Vec<&Expr> = Vec::new();
+    for &e in indices {
+        if !distinct.contains(&e) {
+            distinct.push(e);
+        }
+    }
+    distinct.iter().enumerate().all(|(i, a)| {
+        distinct[i + 1..].iter().all(|b| constant_difference(a, b).is_some_and(|d| d.unsigned_abs() >= STEP as u64))
+    })
 }
 
 /// A reduction loop `for var { lets and stores; acc = acc op term }` (see `reduction`).

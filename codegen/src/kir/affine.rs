@@ -1,5 +1,5 @@
 //! Facts about `i64` index expressions that code generators and schedules rely on: how an index moves
-//! with a loop variable, and whether it is a multiple of a constant.
+//! with a loop variable, whether it is a multiple of a constant, and its terms (`Affine`).
 
 use irc_ir::{DType, UnaryOp};
 
@@ -49,4 +49,64 @@ fn constant(e: &Expr) -> Option<i64> {
         Expr::Const { value, dtype: DType::I64 } => Some(*value as i64),
         _ => None,
     }
+}
+
+/// `index = Σ terms[i].0 · terms[i].1 + constant`, with the terms as expressions left to evaluate.
+#[derive(Default)]
+pub struct Affine<'e> {
+    pub terms: Vec<(&'e Expr, i64)>,
+    pub constant: i64,
+}
+
+impl<'e> Affine<'e> {
+    /// `e` as terms and a constant.
+    pub fn of(e: &'e Expr) -> Affine<'e> {
+        let mut a = Affine::default();
+        a.add(e, 1);
+        a
+    }
+
+    /// Adds `e · coeff`, distributing over sums and constant factors.
+    pub fn add(&mut self, e: &'e Expr, coeff: i64) {
+        match e {
+            Expr::Const { value, dtype: DType::I64 } => {
+                self.constant = self.constant.wrapping_add((*value as i64).wrapping_mul(coeff));
+            }
+            Expr::Binary { op: BinOp::Add, lhs, rhs } => {
+                self.add(lhs, coeff);
+                self.add(rhs, coeff);
+            }
+            Expr::Binary { op: BinOp::Sub, lhs, rhs } => {
+                self.add(lhs, coeff);
+                self.add(rhs, coeff.wrapping_neg());
+            }
+            Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (constant(lhs), constant(rhs)) {
+                (_, Some(c)) => self.add(lhs, coeff.wrapping_mul(c)),
+                (Some(c), _) => self.add(rhs, coeff.wrapping_mul(c)),
+                _ => self.terms.push((e, coeff)),
+            },
+            _ => self.terms.push((e, coeff)),
+        }
+    }
+
+    /// The terms with equal expressions combined and zero coefficients dropped.
+    fn merged(&self) -> Vec<(&'e Expr, i64)> {
+        let mut out: Vec<(&Expr, i64)> = Vec::new();
+        for &(e, c) in &self.terms {
+            match out.iter_mut().find(|(f, _)| *f == e) {
+                Some((_, d)) => *d = d.wrapping_add(c),
+                None => out.push((e, c)),
+            }
+        }
+        out.retain(|&(_, c)| c != 0);
+        out
+    }
+}
+
+/// `a - b` when it is the same for every value of the variables (the two have the same terms).
+pub fn constant_difference(a: &Expr, b: &Expr) -> Option<i64> {
+    let (a, b) = (Affine::of(a), Affine::of(b));
+    let (ta, tb) = (a.merged(), b.merged());
+    let same = ta.len() == tb.len() && ta.iter().all(|t| tb.contains(t));
+    same.then(|| a.constant.wrapping_sub(b.constant))
 }

@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use irc_ir::DType;
+use irc_ir::{DType, UnaryOp};
 
 use super::index::{self as ix, c};
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
@@ -86,21 +86,118 @@ pub(super) fn tile_rows(k: &mut Kernel) {
             _ => jam.each_row(s, &mut body),
         }
     }
-    for j in 0..ROWS as usize {
-        let stmts: Vec<Stmt> = post.iter().map(|s| jam.rename(s, j)).collect();
-        if exact || j == 0 {
-            body.extend(stmts);
-        } else {
-            // Runs once when row `j` of the tile exists (`rows[j]` is unclamped there), else not at all.
-            let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j as i64));
-            let guard = jam.k.var(format!("g{j}"), DType::I64);
-            let extent = ix::min(c(1), ix::sub(extent.clone(), row));
-            body.push(Stmt::Loop { var: guard, extent, body: stmts });
+    let rows: Vec<Vec<Stmt>> = (0..ROWS as usize).map(|j| post.iter().map(|s| jam.rename(s, j)).collect()).collect();
+    let accs: Vec<VarId> = jam.assigned.iter().copied().filter(|v| post.iter().any(|s| reads(s, *v))).collect();
+    let phases = match accs.as_slice() {
+        [acc] if heavy(post) => staged(&jam, &rows, *acc),
+        _ => None,
+    };
+    let phases = phases.unwrap_or_else(|| vec![rows]);
+    for phase in phases {
+        for (j, stmts) in phase.into_iter().enumerate() {
+            if exact || j == 0 {
+                body.extend(stmts);
+            } else {
+                // Runs once when row `j` of the tile exists (`rows[j]` is unclamped there), else not at all.
+                let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j as i64));
+                let guard = jam.k.var(format!("g{j}"), DType::I64);
+                let extent = ix::min(c(1), ix::sub(extent.clone(), row));
+                body.push(Stmt::Loop { var: guard, extent, body: stmts });
+            }
         }
     }
     let k = jam.k;
     k.grid[axis] = (tile, ix::div(ix::add(extent, c(ROWS - 1)), c(ROWS)));
     k.body = body;
+}
+
+/// Whether an epilogue computes a transcendental (or a power): enough work per element that holding
+/// every row's accumulator through it costs more than a store and a reload.
+fn heavy(post: &[Stmt]) -> bool {
+    let mut found = false;
+    for s in post {
+        each_expr(s, &mut |e| {
+            found |= matches!(
+                e,
+                Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos, .. }
+                    | Expr::Binary { op: BinOp::Pow, .. }
+            )
+        });
+    }
+    found
+}
+
+/// A heavy epilogue in two phases: first every row stores its accumulator `acc` where its result goes,
+/// then each row reloads it and computes the epilogue. The accumulators die at the first phase, so the
+/// epilogue's many temporaries and constants do not compete with them for registers (which made the
+/// `k` loop spill them). Needs one store per row, of the accumulator's type (the reload is exact), at
+/// an index computed before the epilogue's own `let`s. `None` when the rows do not have that form.
+fn staged(jam: &Jam, rows: &[Vec<Stmt>], acc: VarId) -> Option<Vec<Vec<Vec<Stmt>>>> {
+    let dtype = jam.k.vars[acc.0 as usize].dtype;
+    let (mut spill, mut finish) = (Vec::new(), Vec::new());
+    for (j, stmts) in rows.iter().enumerate() {
+        let acc_j = match jam.copies[j].get(&acc) {
+            Some(Expr::Var(u)) => *u,
+            _ => acc,
+        };
+        let lets: HashSet<VarId> =
+            stmts.iter().filter_map(|s| if let Stmt::Let { var, .. } = s { Some(*var) } else { None }).collect();
+        let mut store = None;
+        for s in stmts {
+            match s {
+                Stmt::Let { .. } => {}
+                Stmt::Store { buf, index, .. } if store.is_none() => store = Some((*buf, index.clone())),
+                _ => return None,
+            }
+        }
+        let (buf, index) = store?;
+        if jam.k.buffers[buf].dtype != dtype || mentions_any(&index, &lets) {
+            return None;
+        }
+        spill.push(vec![Stmt::Store { buf, index: index.clone(), value: Expr::Var(acc_j) }]);
+        let reload = HashMap::from([(acc_j, Expr::load(buf, index))]);
+        finish.push(stmts.iter().map(|s| substituted(jam.k, s, &reload)).collect());
+    }
+    Some(vec![spill, finish])
+}
+
+/// Statement `s` (a `let` or a store) with variables replaced by `map`.
+fn substituted(k: &Kernel, s: &Stmt, map: &HashMap<VarId, Expr>) -> Stmt {
+    match s {
+        Stmt::Let { var, value } => Stmt::Let { var: *var, value: subst(k, value, map) },
+        Stmt::Store { buf, index, value } => {
+            Stmt::Store { buf: *buf, index: subst(k, index, map), value: subst(k, value, map) }
+        }
+        other => other.clone(),
+    }
+}
+
+/// Whether statement `s` (or anything in it) reads variable `v`.
+fn reads(s: &Stmt, v: VarId) -> bool {
+    let mut found = false;
+    each_expr(s, &mut |e| found |= *e == Expr::Var(v));
+    found
+}
+
+/// Calls `f` on every expression in `s`, nested statements included.
+fn each_expr(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
+    let visit = |e: &Expr, f: &mut dyn FnMut(&Expr)| e.visit(&mut |x| f(x));
+    match s {
+        Stmt::Let { value, .. } | Stmt::Assign { value, .. } => visit(value, f),
+        Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
+            visit(index, f);
+            visit(value, f);
+        }
+        Stmt::Loop { extent, body, .. } => {
+            visit(extent, f);
+            body.iter().for_each(|s| each_expr(s, f));
+        }
+        Stmt::If { cond, body } => {
+            visit(cond, f);
+            body.iter().for_each(|s| each_expr(s, f));
+        }
+        Stmt::Barrier => {}
+    }
 }
 
 /// The statement copies of a tile: one variable map per row.

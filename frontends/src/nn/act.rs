@@ -26,12 +26,15 @@ pub fn erf(x: &Var) -> Var {
     x.lt(0.0).select(-&y, &y)
 }
 
-/// GELU, tanh form (GPT-2): `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+/// GELU, tanh form (GPT-2): `0.5 x (1 + tanh(u))` with `u = sqrt(2/pi) (x + 0.044715 x^3)`, computed
+/// as `x sigmoid(2u)`: the same function (`(1 + tanh u) / 2 = 1 / (1 + e^(-2u))`), with one `exp`
+/// instead of a `tanh` (which costs a polynomial and an `exp`), and no cancellation where
+/// `tanh u` nears -1.
 #[track_caller]
 pub fn gelu_tanh(x: &Var) -> Var {
     let _f = x.builder().frame("gelu_tanh");
-    let inner = (x + x.square() * x * 0.044715) * SQRT_2_OVER_PI;
-    x * 0.5 * (inner.tanh() + 1.0)
+    let inner = (x + x.square() * x * 0.044715) * (2.0 * SQRT_2_OVER_PI);
+    x * inner.sigmoid()
 }
 
 /// GELU, exact form: `0.5 x (1 + erf(x / sqrt 2))`, with [`erf`]'s approximation.
