@@ -43,9 +43,17 @@ struct Row {
     compiled: Option<(usize, usize)>,
     compile_s: f64,
     median_s: f64,
-    /// With `--profile`: per launch, the kernel's name, its median time, and its estimated bytes
-    /// and flops.
-    launches: Vec<(String, f64, Option<i64>, Option<i64>)>,
+    /// With `--profile`: each launch.
+    launches: Vec<Launch>,
+}
+
+/// One kernel launch under `--profile`: the kernel's name, its median time, its estimated bytes and
+/// flops (when static).
+struct Launch {
+    name: String,
+    seconds: f64,
+    bytes: Option<i64>,
+    flops: Option<i64>,
 }
 
 /// Per launch of `engine`'s program: name, median seconds, estimated bytes and flops.
@@ -54,7 +62,7 @@ fn profile(
     inputs: &std::collections::HashMap<String, irc_runtime::Tensor>,
     params: &std::collections::HashMap<String, irc_runtime::Tensor>,
     runs: usize,
-) -> std::result::Result<Vec<(String, f64, Option<i64>, Option<i64>)>, irc_runtime::RunError> {
+) -> std::result::Result<Vec<Launch>, irc_runtime::RunError> {
     let times = match engine {
         Engine::Cpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
         Engine::Wgpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
@@ -68,7 +76,7 @@ fn profile(
         .map(|(l, t)| {
             let k = &p.kernels[l.kernel];
             let est = |e: &Option<irc_codegen::kir::Expr>| e.as_ref().and_then(|e| e.eval_size(&[]));
-            (k.name.clone(), t, est(&k.info.bytes), est(&k.info.flops))
+            Launch { name: k.name.clone(), seconds: t, bytes: est(&k.info.bytes), flops: est(&k.info.flops) }
         })
         .collect())
 }
@@ -171,17 +179,17 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 }
 
 /// The `--profile` lines of one workload, indented under it.
-fn print_launches(launches: &[(String, f64, Option<i64>, Option<i64>)]) {
-    let total: f64 = launches.iter().map(|l| l.1).sum();
+fn print_launches(launches: &[Launch]) {
+    let total: f64 = launches.iter().map(|l| l.seconds).sum();
     let rate = |n: Option<i64>, t: f64| n.map_or("-".to_string(), |n| format!("{:.1}", n as f64 / t / 1e9));
-    for (name, t, bytes, flops) in launches {
+    for l in launches {
         println!(
             "    {:<44} {:>9.3} ms {:>5.1}% {:>8} GB/s {:>8} GFLOP/s",
-            name,
-            t * 1e3,
-            100.0 * t / total.max(f64::MIN_POSITIVE),
-            rate(*bytes, *t),
-            rate(*flops, *t)
+            l.name,
+            l.seconds * 1e3,
+            100.0 * l.seconds / total.max(f64::MIN_POSITIVE),
+            rate(l.bytes, l.seconds),
+            rate(l.flops, l.seconds)
         );
     }
 }

@@ -198,3 +198,27 @@ kernel k0_reduce_max_reduce_sum_sub_exp  # from %1 %2 %3 %4 %5 %6 %7
     let got = print_program(&lower(&g).unwrap());
     assert_eq!(got, want, "got:\n{got}");
 }
+
+/// A matmul epilogue with a transcendental (GELU) over whole tiles is staged: every row of the tile
+/// first stores its accumulator to the output, then reloads it for the epilogue; the same matmul with a
+/// bias only is not, nor a partial tile (symbolic rows). Values match the interpreter; the CPU still
+/// vectorizes the staged kernel.
+#[test]
+fn heavy_matmul_epilogues_are_staged_through_the_output() {
+    let fixed = |b: &ModelBuilder| b.input("x", DType::F32, [2usize, 12, 16]);
+    let gelu = build(|b| nn::gelu_tanh(&nn::linear("fc", &fixed(b), 32)));
+    assert_eq!(kernels(&gelu), ["k0_matmul_add_mul_neg"]);
+    let p = lower(&gelu).unwrap();
+    let text = irc_codegen::kir::print_kernel(&p.kernels[0]);
+    assert_eq!(text.matches("] = acc").count(), 4, "four rows store their accumulators first:\n{text}");
+    let compiled = irc_codegen::cranelift::compile_kernel(&p.kernels[0]).unwrap();
+    assert!(compiled.simd_loops() > 0, "the staged epilogue is still vector code:\n{text}");
+    lower_common::check_on(irc_runtime::CpuBackend::default(), &gelu, &sizes(&[]), 5);
+
+    let bias = build(|b| nn::linear("fc", &fixed(b), 32));
+    let text = irc_codegen::kir::print_kernel(&lower(&bias).unwrap().kernels[0]);
+    assert!(!text.contains("] = acc"), "a cheap epilogue is not staged:\n{text}");
+    let partial = build(|b| nn::gelu_tanh(&nn::linear("fc", &x(b), 32)));
+    let text = irc_codegen::kir::print_kernel(&lower(&partial).unwrap().kernels[0]);
+    assert!(!text.contains("] = acc"), "a partial tile is not staged:\n{text}");
+}

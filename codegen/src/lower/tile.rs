@@ -88,8 +88,10 @@ pub(super) fn tile_rows(k: &mut Kernel) {
     }
     let rows: Vec<Vec<Stmt>> = (0..ROWS as usize).map(|j| post.iter().map(|s| jam.rename(s, j)).collect()).collect();
     let accs: Vec<VarId> = jam.assigned.iter().copied().filter(|v| post.iter().any(|s| reads(s, *v))).collect();
+    // Only whole tiles: the guarded rows of a partial one index through `min`, so their stores are not
+    // visibly apart and the CPU would not vectorize the staged loop.
     let phases = match accs.as_slice() {
-        [acc] if heavy(post) => staged(&jam, &rows, *acc),
+        [acc] if exact && heavy(post) => staged(&jam, &rows, *acc),
         _ => None,
     };
     let phases = phases.unwrap_or_else(|| vec![rows]);
@@ -132,6 +134,7 @@ fn heavy(post: &[Stmt]) -> bool {
 /// epilogue's many temporaries and constants do not compete with them for registers (which made the
 /// `k` loop spill them). Needs one store per row, of the accumulator's type (the reload is exact), at
 /// an index computed before the epilogue's own `let`s. `None` when the rows do not have that form.
+/// Only for whole tiles (see the caller).
 fn staged(jam: &Jam, rows: &[Vec<Stmt>], acc: VarId) -> Option<Vec<Vec<Vec<Stmt>>>> {
     let dtype = jam.k.vars[acc.0 as usize].dtype;
     let (mut spill, mut finish) = (Vec::new(), Vec::new());
