@@ -235,6 +235,28 @@ fn bench_prints_a_row_per_workload() {
         assert!(out.lines().any(|l| l.starts_with(w)), "{out}");
     }
     assert!(fails(&["bench", "gpu-huge"]).contains("unknown suite"));
+
+    // A model at given sizes, with every launch timed on its own.
+    let out = ok(&[
+        "bench",
+        "zoo:gpt-block",
+        "-c",
+        "d=32",
+        "-c",
+        "heads=2",
+        "--dim",
+        "B=2",
+        "--dim",
+        "T=16",
+        "--runs",
+        "1",
+        "--profile",
+    ]);
+    let row = out.lines().find(|l| l.starts_with("zoo:gpt-block")).expect(&out);
+    let kernels: usize = row.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect(row);
+    let launches: Vec<&str> = out.lines().filter(|l| l.starts_with("    k")).collect();
+    assert_eq!(launches.len(), kernels, "{out}");
+    assert!(launches.iter().all(|l| l.contains(" ms ") && l.contains('%') && l.contains("GFLOP/s")), "{out}");
 }
 
 #[test]
