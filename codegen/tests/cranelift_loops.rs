@@ -635,3 +635,34 @@ fn a_value_computed_before_a_loop_stays_before_it() {
         }
     }
 }
+
+/// A causal mask, `out[i, j] = select(i32(j) <= i32(i), x[i, j], -1)`: the vector loop over `j`
+/// compares the lanes' positions as an i32x4 (no lane-by-lane scalar compares) and matches the
+/// definition.
+#[test]
+fn a_position_mask_is_compared_in_vector_lanes() {
+    let mut b = Builder::new("mask");
+    let (rows, cols) = (b.size("rows"), b.size("cols"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let i = b.grid("i", rows);
+    let j = b.var("j", DType::I64);
+    let at = add(mul(var(i), cols.clone()), var(j));
+    let visible = bin(BinOp::Le, Expr::cast(DType::I32, var(j)), Expr::cast(DType::I32, var(i)));
+    let value = Expr::select(visible, Expr::load(x, at.clone()), Expr::constant(-1.0, DType::F32));
+    b.k.body = vec![Stmt::Loop { var: j, extent: cols, body: vec![store(out, at, value)] }];
+    let k = b.k;
+    let compiled = compile_kernel_listing(&k).unwrap();
+    let asm = compiled.disasm().unwrap();
+    assert!(compiled.simd_loops() > 0 && !asm.contains("pinsrd"), "{asm}");
+
+    let (rows, cols) = (7, 13);
+    let xs = f32s(rows * cols, 5);
+    let got = run(&k, &[Data::F32(xs.clone()), Data::zeros(DType::F32, rows * cols)], &[rows as i64, cols as i64]);
+    for r in 0..rows {
+        for c in 0..cols {
+            let want = if c <= r { xs[r * cols + c] } else { -1.0 };
+            assert_eq!(got[1].f32()[r * cols + c], want, "({r}, {c})");
+        }
+    }
+}

@@ -62,6 +62,11 @@ pub(super) fn float_cc(op: BinOp) -> FloatCC {
     condition(op).0
 }
 
+/// The signed integer condition of comparison `op`.
+pub(super) fn int_cc(op: BinOp) -> IntCC {
+    condition(op).1
+}
+
 /// The per-function translation state shared by statements, scalar expressions and SIMD loops.
 pub(super) struct Tx<'a, 'f> {
     pub k: &'a Kernel,

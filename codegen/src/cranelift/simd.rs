@@ -488,6 +488,17 @@ impl Tx<'_, '_> {
                 let r = self.vector(var, locals, g, rhs);
                 self.b.ins().fcmp(float_cc(*op), l, r)
             }
+            // An i32 comparison of positions (a causal mask, `i32(j) <= i32(i)`): both sides as i32x4.
+            Expr::Binary { op, lhs, rhs }
+                if op.is_comparison()
+                    && self.k.dtype_of(lhs) == DType::I32
+                    && self.int_stride(var, locals, lhs).is_some()
+                    && self.int_stride(var, locals, rhs).is_some() =>
+            {
+                let l = self.int_lanes(var, locals, lhs);
+                let r = self.int_lanes(var, locals, rhs);
+                self.b.ins().icmp(super::expr::int_cc(*op), l, r)
+            }
             other => self.per_lane_scalar(var, other, types::I32X4),
         };
         let little = MemFlagsData::new().with_endianness(Endianness::Little);
@@ -495,6 +506,30 @@ impl Tx<'_, '_> {
         let x = self.vector(var, locals, g, a);
         let y = self.vector(var, locals, g, b);
         self.b.ins().bitselect(mask, x, y)
+    }
+
+    /// How an i32 expression steps from lane to lane: `e` or `i32(e)` with `e` moving by a constant per
+    /// iteration of `var` (a truncating cast commutes with the wrapping lane steps). `None` otherwise.
+    fn int_stride(&self, var: VarId, locals: &Locals, e: &Expr) -> Option<i64> {
+        let inner = match e {
+            Expr::Cast { dtype: DType::I32, arg } if matches!(self.k.dtype_of(arg), DType::I64 | DType::I32) => arg,
+            _ => e,
+        };
+        stride(var, &|u| locals.contains_key(&u), inner)
+    }
+
+    /// i32 expression `e` (see `int_stride`) in the four lanes: lane 0's value, then steps.
+    fn int_lanes(&mut self, var: VarId, locals: &Locals, e: &Expr) -> Value {
+        let step = self.int_stride(var, locals, e).unwrap_or(0);
+        let first = self.expr(e);
+        let first = self.b.ins().splat(types::I32X4, first);
+        if step == 0 {
+            return first;
+        }
+        let steps: Vec<u8> = (0..LANES as i64).flat_map(|l| ((l * step) as i32).to_le_bytes()).collect();
+        let steps = self.b.func.dfg.constants.insert(steps.into());
+        let steps = self.b.ins().vconst(types::I32X4, steps);
+        self.b.ins().iadd(first, steps)
     }
 
     /// `e` computed by scalar code for each lane's value of `var` (it reads no f32 body variable): an
