@@ -60,7 +60,14 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    fn new(p: &Program, b: &Bindings, elem_bytes: impl Fn(DType) -> usize) -> Result<Layout, RunError> {
+    /// Temps in `outside` get memory of their own (values that outlive the run, such as a training
+    /// step's updated params): they take no arena bytes.
+    fn new(
+        p: &Program,
+        b: &Bindings,
+        elem_bytes: impl Fn(DType) -> usize,
+        outside: &[usize],
+    ) -> Result<Layout, RunError> {
         let mut shapes = Vec::with_capacity(p.buffers.len());
         let mut bytes = Vec::with_capacity(p.buffers.len());
         for (i, buf) in p.buffers.iter().enumerate() {
@@ -70,10 +77,14 @@ impl Layout {
             };
             // Empty temps get one element of their own too: a kernel may read element 0 of an empty buffer,
             // and that read must not touch bytes another thread writes.
-            bytes.push(shape.iter().product::<usize>().max(1) * elem_bytes(buf.dtype));
+            let own = if outside.contains(&i) { 0 } else { shape.iter().product::<usize>().max(1) };
+            bytes.push(own * elem_bytes(buf.dtype));
             shapes.push(shape);
         }
-        let plan = plan_memory(p, |i| bytes[i]);
+        let mut plan = plan_memory(p, |i| bytes[i]);
+        for &i in outside {
+            plan.offsets[i] = None;
+        }
         Ok(Layout { plan, shapes, bytes })
     }
 
@@ -106,6 +117,8 @@ type Key = Vec<(String, usize)>;
 #[derive(Default)]
 pub(crate) struct LayoutCache {
     layouts: Mutex<HashMap<Key, Arc<Layout>>>,
+    /// Temps left out of the arena (see [`Layout::new`]), the same for every cached layout.
+    outside: Vec<usize>,
 }
 
 /// Distinct bindings kept; a program run at ever new sizes starts over rather than grow without bound.
@@ -126,11 +139,21 @@ impl LayoutCache {
         if let Some(l) = layouts.get(&key) {
             return Ok(l.clone());
         }
-        let layout = Arc::new(Layout::new(p, b, elem_bytes)?);
+        let layout = Arc::new(Layout::new(p, b, elem_bytes, &self.outside)?);
         if layouts.len() >= CACHED_LAYOUTS {
             layouts.clear();
         }
         layouts.insert(key, layout.clone());
         Ok(layout)
+    }
+
+    /// Leaves the temps `outside` out of every layout from now on (a change drops the cached ones).
+    pub(crate) fn set_outside(&mut self, mut outside: Vec<usize>) {
+        outside.sort_unstable();
+        outside.dedup();
+        if outside != self.outside {
+            self.outside = outside;
+            self.layouts.get_mut().unwrap_or_else(PoisonError::into_inner).clear();
+        }
     }
 }

@@ -490,15 +490,16 @@ impl<B: KernelBackend> Executable<B> {
         inputs: &HashMap<String, Tensor>,
         updates: &HashMap<String, String>,
     ) -> Result<Vec<(String, Tensor)>, RunError> {
+        // The new values get memory of their own, which outlives the run, and no arena bytes.
+        let kept: Vec<(usize, String)> = self
+            .program
+            .outputs
+            .iter()
+            .filter_map(|(name, buf)| updates.get(name).map(|p| (*buf, p.clone())))
+            .collect();
+        let temps = kept.iter().map(|(b, _)| *b).filter(|&b| self.program.buffers[b].kind == BufferKind::Temp);
+        self.layouts.set_outside(temps.collect());
         let (b, mut mem) = self.prepare(inputs, &HashMap::new())?;
-        // The new values get memory of their own instead of arena bytes, so that it outlives the run.
-        let kept: Vec<(usize, &String)> =
-            self.program.outputs.iter().filter_map(|(name, buf)| updates.get(name).map(|p| (*buf, p))).collect();
-        for &(buf, _) in &kept {
-            if matches!(mem.slots[buf], Slot::Arena(_)) {
-                mem.slots[buf] = Slot::Unallocated;
-            }
-        }
         self.launch_all(&mut mem, &b, true, None)?;
         let mut outputs = Vec::new();
         for (name, buf) in &self.program.outputs {
@@ -507,7 +508,8 @@ impl<B: KernelBackend> Executable<B> {
             }
         }
         let mut new = Vec::with_capacity(kept.len());
-        for (buf, param) in kept {
+        for (buf, param) in &kept {
+            let (buf, param) = (*buf, param);
             let dtype = self.program.buffers[buf].dtype;
             let value = match std::mem::replace(&mut mem.slots[buf], Slot::Unallocated) {
                 Slot::Owned(m, shape) => Resident { meta: Meta { dtype, len: shape.iter().product(), shape }, mem: m },
@@ -523,6 +525,19 @@ impl<B: KernelBackend> Executable<B> {
         drop(mem);
         self.resident.extend(new);
         Ok(outputs)
+    }
+
+    /// The bytes of the arena a run on `inputs` (and `params`, else the resident ones) allocates for its
+    /// intermediates; 0 with [`Allocation::PerBuffer`].
+    pub fn arena_bytes(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+    ) -> Result<usize, RunError> {
+        if self.allocation != Allocation::Arena {
+            return Ok(0);
+        }
+        Ok(self.layout(&self.bind(inputs, params)?)?.plan.arena_bytes)
     }
 
     /// The resident value of param `name`, if it has one.

@@ -198,3 +198,47 @@ fn cpu_backend_trains_like_the_reference_interpreter() {
         }
     }
 }
+
+/// A training step's updated params and optimizer state get memory of their own that becomes the
+/// resident value: the arena holds only the step's other intermediates, so it shrinks once the
+/// updates are known, and the step still computes what the reference does.
+#[test]
+fn updated_params_take_no_arena_bytes() {
+    use irc_runtime::{CpuBackend, Executable};
+    // loss = sum(x * w); next/w = w - 0.5 * x (a [64, 64] temp, the update).
+    let mut g = Graph::new("step");
+    let ty = TensorType::new(DType::F32, Shape::of(&[64, 64]));
+    let x = g.push(Op::Input { name: "x".into(), ty: ty.clone() }, &[]).unwrap();
+    let w = g.push(Op::Param { name: "w".into(), ty: ty.clone(), init: Init::Ones }, &[]).unwrap();
+    let xw = g.push(Op::Binary { op: BinaryOp::Mul }, &[x, w]).unwrap();
+    let loss = g.push(Op::Reduce { op: ReduceOp::Sum, axes: vec![0, 1] }, &[xw]).unwrap();
+    let half = g.push(Op::Const { value: 0.5, dtype: DType::F32 }, &[]).unwrap();
+    let half = g.push(Op::Expand { shape: ty.shape.clone() }, &[half]).unwrap();
+    let step = g.push(Op::Binary { op: BinaryOp::Mul }, &[x, half]).unwrap();
+    let next = g.push(Op::Binary { op: BinaryOp::Sub }, &[w, step]).unwrap();
+    g.add_output("loss", loss).unwrap();
+    g.add_output("next/w", next).unwrap();
+
+    let mut exe = Executable::compile(&g, CpuBackend::default()).unwrap();
+    let w0 = Tensor::new(DType::F32, vec![64, 64], (0..4096).map(|i| (i % 7) as f64 * 0.25).collect());
+    exe.try_set_params(&HashMap::from([("w".to_string(), w0.clone())])).unwrap();
+    let xs = Tensor::new(DType::F32, vec![64, 64], (0..4096).map(|i| (i % 5) as f64 - 2.0).collect());
+    let inputs = HashMap::from([("x".to_string(), xs.clone())]);
+    let before = exe.arena_bytes(&inputs, &HashMap::new()).unwrap();
+    let updates = HashMap::from([("next/w".to_string(), "w".to_string())]);
+    let out = exe.run_updating(&inputs, &updates).unwrap();
+    let after = exe.arena_bytes(&inputs, &HashMap::new()).unwrap();
+    assert!(after + 64 * 64 * 4 <= before, "arena {before} -> {after} bytes");
+
+    let want_loss: f64 = xs.data.iter().zip(&w0.data).map(|(a, b)| a * b).sum();
+    assert_eq!(out.len(), 1);
+    assert!(close(out[0].1.data[0], want_loss), "{} vs {want_loss}", out[0].1.data[0]);
+    let w1 = exe.resident_param("w").unwrap().unwrap();
+    for ((a, b), c) in w1.data.iter().zip(&w0.data).zip(&xs.data) {
+        assert_eq!(*a, b - 0.5 * c);
+    }
+    // A second step reads the resident update.
+    exe.run_updating(&inputs, &updates).unwrap();
+    let w2 = exe.resident_param("w").unwrap().unwrap();
+    assert_eq!(w2.data[5], w0.data[5] - xs.data[5]);
+}
