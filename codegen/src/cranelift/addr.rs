@@ -311,7 +311,7 @@ fn collect(body: &[Stmt], assigned: &mut HashSet<VarId>, accesses: &mut Vec<(usi
 
 /// The kernel variables `body` reads.
 fn reads(body: &[Stmt], out: &mut HashSet<VarId>) {
-    each_expr(body, &mut |e| {
+    Stmt::visit_exprs(body, &mut |e| {
         if let Expr::Var(u) = e {
             out.insert(*u);
         }
@@ -320,34 +320,11 @@ fn reads(body: &[Stmt], out: &mut HashSet<VarId>) {
 
 /// The kernel variables `body` divides by (`x / u`).
 fn divided_by(body: &[Stmt], out: &mut HashSet<VarId>) {
-    each_expr(body, &mut |e| {
+    Stmt::visit_exprs(body, &mut |e| {
         if let Expr::Binary { op: BinOp::Div, rhs, .. } = e
             && let Expr::Var(u) = **rhs
         {
             out.insert(u);
         }
     });
-}
-
-/// Calls `f` on every expression (and subexpression) of `body`.
-fn each_expr(body: &[Stmt], f: &mut impl FnMut(&Expr)) {
-    let expr = |e: &Expr, f: &mut dyn FnMut(&Expr)| e.visit(&mut |x| f(x));
-    for s in body {
-        match s {
-            Stmt::Let { value, .. } | Stmt::Assign { value, .. } => expr(value, f),
-            Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
-                expr(index, f);
-                expr(value, f);
-            }
-            Stmt::Loop { extent, body, .. } => {
-                expr(extent, f);
-                each_expr(body, f);
-            }
-            Stmt::If { cond, body } => {
-                expr(cond, f);
-                each_expr(body, f);
-            }
-            Stmt::Barrier => {}
-        }
-    }
 }

@@ -254,6 +254,28 @@ pub enum Stmt {
 }
 
 impl Stmt {
+    /// Calls `f` on every expression of `body` and their subexpressions, nested statements included.
+    pub fn visit_exprs(body: &[Stmt], f: &mut impl FnMut(&Expr)) {
+        for s in body {
+            match s {
+                Stmt::Let { value, .. } | Stmt::Assign { value, .. } => value.visit(f),
+                Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
+                    index.visit(f);
+                    value.visit(f);
+                }
+                Stmt::Loop { extent, body, .. } => {
+                    extent.visit(f);
+                    Stmt::visit_exprs(body, f);
+                }
+                Stmt::If { cond, body } => {
+                    cond.visit(f);
+                    Stmt::visit_exprs(body, f);
+                }
+                Stmt::Barrier => {}
+            }
+        }
+    }
+
     /// Whether `body` contains a barrier, at any depth.
     pub fn any_barrier(body: &[Stmt]) -> bool {
         body.iter().any(|s| match s {

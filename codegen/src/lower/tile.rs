@@ -117,15 +117,13 @@ pub(super) fn tile_rows(k: &mut Kernel) {
 /// every row's accumulator through it costs more than a store and a reload.
 fn heavy(post: &[Stmt]) -> bool {
     let mut found = false;
-    for s in post {
-        each_expr(s, &mut |e| {
-            found |= matches!(
-                e,
-                Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos, .. }
-                    | Expr::Binary { op: BinOp::Pow, .. }
-            )
-        });
-    }
+    Stmt::visit_exprs(post, &mut |e| {
+        found |= matches!(
+            e,
+            Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos, .. }
+                | Expr::Binary { op: BinOp::Pow, .. }
+        )
+    });
     found
 }
 
@@ -178,29 +176,8 @@ fn substituted(k: &Kernel, s: &Stmt, map: &HashMap<VarId, Expr>) -> Stmt {
 /// Whether statement `s` (or anything in it) reads variable `v`.
 fn reads(s: &Stmt, v: VarId) -> bool {
     let mut found = false;
-    each_expr(s, &mut |e| found |= *e == Expr::Var(v));
+    Stmt::visit_exprs(std::slice::from_ref(s), &mut |e| found |= *e == Expr::Var(v));
     found
-}
-
-/// Calls `f` on every expression in `s`, nested statements included.
-fn each_expr(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
-    let visit = |e: &Expr, f: &mut dyn FnMut(&Expr)| e.visit(&mut |x| f(x));
-    match s {
-        Stmt::Let { value, .. } | Stmt::Assign { value, .. } => visit(value, f),
-        Stmt::Store { index, value, .. } | Stmt::SharedStore { index, value, .. } => {
-            visit(index, f);
-            visit(value, f);
-        }
-        Stmt::Loop { extent, body, .. } => {
-            visit(extent, f);
-            body.iter().for_each(|s| each_expr(s, f));
-        }
-        Stmt::If { cond, body } => {
-            visit(cond, f);
-            body.iter().for_each(|s| each_expr(s, f));
-        }
-        Stmt::Barrier => {}
-    }
 }
 
 /// The statement copies of a tile: one variable map per row.
