@@ -29,7 +29,11 @@ pub fn try_data(g: &Graph, sizes: &HashMap<String, usize>, seed: u64) -> Result<
     let inputs = random_inputs(g, sizes, seed).map_err(|e| format!("inputs: {e}"))?;
     let mut params = init_params(g, seed).map_err(|e| format!("params: {e}"))?;
     let mut rng = irc_runtime::Rng::new(seed ^ 0x5eed);
-    for t in params.values_mut() {
+    // In name order, so a seed gives the same values in every run (a map's order changes between runs).
+    let mut names: Vec<String> = params.keys().cloned().collect();
+    names.sort();
+    for name in names {
+        let t = params.get_mut(&name).expect("a key of this map");
         let data = t.data.iter().map(|_| 0.5 * rng.normal()).collect();
         *t = Tensor::new(t.dtype, t.shape.clone(), data);
     }

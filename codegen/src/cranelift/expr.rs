@@ -110,6 +110,13 @@ impl Tx<'_, '_> {
                 self.load(*buf, index, flags)
             }
             Expr::SharedLoad { .. } => unreachable!("rejected by check_kernel"),
+            Expr::Unary { op, arg }
+                if let Some(x) = math::negated_exp_arg(*op, arg, self.contracts_f32())
+                    && self.k.dtype_of(x) == DType::F32 =>
+            {
+                let x = self.expr(x);
+                math::exp_of_neg(&mut self.b, x)
+            }
             Expr::Unary { op, arg } => {
                 let dtype = self.k.dtype_of(arg);
                 let x = self.expr(arg);

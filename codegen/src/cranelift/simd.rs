@@ -421,6 +421,10 @@ impl Tx<'_, '_> {
                 }
                 _ => self.per_lane_scalar(var, e, types::F32X4),
             },
+            Expr::Unary { op, arg } if let Some(x) = math::negated_exp_arg(*op, arg, self.contracts_f32()) => {
+                let x = self.vector(var, locals, g, x);
+                math::exp_of_neg(&mut self.b, x)
+            }
             Expr::Unary { op, arg } => {
                 let x = self.vector(var, locals, g, arg);
                 let fma = self.contracts_f32();
