@@ -194,7 +194,9 @@ fn inline_special_cases() {
 fn inline_error_on_every_input() {
     const CHUNK: u64 = 1 << 24;
     let fused = Some(CompileOptions::default());
-    let cases: [(UnaryOp, Reference, &str, Option<CompileOptions>, f64, f64); 6] = [
+    // (function, reference, form, options, bound in ulps, flush threshold)
+    type Case = (UnaryOp, Reference, &'static str, Option<CompileOptions>, f64, f64);
+    let cases: [Case; 6] = [
         (UnaryOp::Exp, f64::exp, "exact", None, EXP_MAX_ULPS, 0.0),
         (UnaryOp::Exp, f64::exp, "fused", fused, EXP_FUSED_MAX_ULPS, EXP_FUSED_FLUSH),
         (UnaryOp::Tanh, f64::tanh, "exact", None, TANH_MAX_ULPS, 0.0),
