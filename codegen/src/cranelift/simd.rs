@@ -24,6 +24,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
 use cranelift_frontend::Variable;
 use irc_ir::{DType, UnaryOp};
@@ -274,6 +275,11 @@ impl Tx<'_, '_> {
         for &p in &parts {
             self.b.def_var(p, identity);
         }
+        // Max tracks NaN lanes apart (see `max_step`), all bits set where a term was NaN.
+        let nans = self.b.declare_var(types::F32X4);
+        let zero = self.b.ins().f32const(0.0);
+        let zero = self.splat(zero);
+        self.b.def_var(nans, zero);
         let v = self.vars[var.0 as usize];
         let mut lo = lo;
         for groups in [2, 1] {
@@ -290,6 +296,10 @@ impl Tx<'_, '_> {
                             let x = tx.vector(var, &locals, g, lhs);
                             let y = tx.vector(var, &locals, g, rhs);
                             tx.b.ins().fma(x, y, sum)
+                        }
+                        term if r.op == BinOp::Max => {
+                            let t = tx.vector(var, &locals, g, term);
+                            tx.max_step(sum, t, nans)
                         }
                         term => {
                             let t = tx.vector(var, &locals, g, term);
@@ -308,7 +318,11 @@ impl Tx<'_, '_> {
             lo = self.b.use_var(v);
         }
         let (p, q) = (self.b.use_var(parts[0]), self.b.use_var(parts[1]));
-        let pq = self.reduce_op(r.op, p, q);
+        let mut pq = self.reduce_op(r.op, p, q);
+        if r.op == BinOp::Max {
+            let nans = self.b.use_var(nans);
+            pq = self.b.ins().bor(pq, nans);
+        }
         let lane: Vec<Value> = (0..LANES).map(|l| self.b.ins().extractlane(pq, l)).collect();
         let even = self.reduce_op(r.op, lane[0], lane[2]);
         let odd = self.reduce_op(r.op, lane[1], lane[3]);
@@ -318,6 +332,31 @@ impl Tx<'_, '_> {
         let new = self.reduce_op(r.op, old, all);
         self.b.def_var(acc, new);
         lo
+    }
+
+    /// `max(acc, t)` in the loop of a max reduction, short of Cranelift's `fmax` (eight instructions
+    /// with a nine-cycle chain through `acc`): the two x86 `maxps` orders agree unless the operands are
+    /// zeros of both signs (their `and` is then +0) or one is NaN; NaN terms are recorded in `nans`
+    /// instead, off the chain, and put back when the lanes are combined.
+    fn max_step(&mut self, acc: Value, t: Value, nans: Variable) -> Value {
+        // `a < b ? b : a` is one `maxps`.
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, acc, t);
+        let lt = self.float_mask(lt);
+        let m1 = self.b.ins().bitselect(lt, t, acc);
+        let gt = self.b.ins().fcmp(FloatCC::LessThan, t, acc);
+        let gt = self.float_mask(gt);
+        let m2 = self.b.ins().bitselect(gt, acc, t);
+        let nan = self.b.ins().fcmp(FloatCC::Unordered, t, t);
+        let nan = self.float_mask(nan);
+        let seen = self.b.use_var(nans);
+        let seen = self.b.ins().bor(seen, nan);
+        self.b.def_var(nans, seen);
+        self.b.ins().band(m1, m2)
+    }
+
+    fn float_mask(&mut self, mask: Value) -> Value {
+        let little = MemFlagsData::new().with_endianness(Endianness::Little);
+        self.b.ins().bitcast(types::F32X4, little, mask)
     }
 
     fn reduce_op(&mut self, op: BinOp, x: Value, y: Value) -> Value {
