@@ -263,7 +263,8 @@ impl Tx<'_, '_> {
 
     /// The vector part of a `reduction` over `lo..hi`: eight partial accumulators (two f32x4, lane `j`
     /// of accumulator `g` takes the terms `i` with `i - lo = 4g + j` mod 8) while eight terms remain,
-    /// then the first vector alone while four remain; then the partials are combined as
+    /// then the first vector alone while four remain (only that one, four partials, when the body
+    /// computes a transcendental); then the partials are combined as
     /// `((p0 op p4) op (p2 op p6)) op ((p1 op p5) op (p3 op p7))` and `acc = acc op that`. Returns the
     /// first index left for the scalar tail. Max is exact in any order; a sum is reassociated.
     pub(super) fn reduce_loop(&mut self, var: VarId, lo: Value, hi: Value, r: &Reduction) -> Value {
@@ -282,7 +283,10 @@ impl Tx<'_, '_> {
         self.b.def_var(nans, zero);
         let v = self.vars[var.0 as usize];
         let mut lo = lo;
-        for groups in [2, 1] {
+        // A transcendental term keeps one group: two share its dozen constants, which then spill.
+        let term = [Stmt::Let { var: r.acc, value: r.term.clone() }];
+        let most = if transcendental(r.lets) || transcendental(&term) { 1 } else { 2 };
+        for groups in [2, 1].into_iter().filter(|&g| g <= most) {
             self.counted_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
                 let lanes = Lanes { var, base: tx.b.use_var(v), groups };
                 let mut locals = Locals::new();
@@ -630,4 +634,13 @@ pub(super) fn groups(body: &[Stmt]) -> usize {
         0 => 2,
         n => (8 / n).clamp(1, 4),
     }
+}
+
+/// Whether `body` computes an inline `exp`, `log` or `tanh`.
+pub(super) fn transcendental(body: &[Stmt]) -> bool {
+    let mut found = false;
+    Stmt::visit_exprs(body, &mut |e| {
+        found |= matches!(e, Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh, .. })
+    });
+    found
 }
