@@ -350,6 +350,8 @@ impl Tx<'_, '_> {
     }
 
     /// `v = lo; while v + step <= hi { body; v += step }`; leaves `v` at the first index not run.
+    /// Tested at the top: the loop variables pass to the test block by plain jumps, which suits
+    /// loops that carry accumulators and address bases (the matmul `k` loop); see `bottom_tested_loop`.
     pub fn counted_loop(&mut self, v: Variable, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self)) {
         self.b.def_var(v, lo);
         let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
@@ -357,8 +359,7 @@ impl Tx<'_, '_> {
 
         self.b.switch_to_block(header);
         let i = self.b.use_var(v);
-        let last = if step == 1 { i } else { self.b.ins().iadd_imm_s(i, step - 1) };
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, last, hi);
+        let more = self.more(i, hi, step);
         self.b.ins().brif(more, block, &[], exit, &[]);
         // Sealing each block once its predecessors are known lets the SSA builder resolve variables that
         // the loop does not change to their outer value instead of threading them through block
@@ -375,5 +376,40 @@ impl Tx<'_, '_> {
         self.b.seal_block(header);
 
         self.b.switch_to_block(exit);
+    }
+
+    /// `counted_loop` tested at the bottom, with the first test before the loop: one compare and
+    /// branch per iteration instead of a branch, a compare and a jump. For vector loops over a body
+    /// without inner loops (silu 7.9-10.0 -> 7.3-7.7 ms); a loop carrying many values moves them
+    /// between registers on the back edge instead.
+    pub fn bottom_tested_loop(&mut self, v: Variable, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self)) {
+        self.b.def_var(v, lo);
+        let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let more = self.more(lo, hi, step);
+        self.b.ins().brif(more, header, &[], exit, &[]);
+
+        // `header` holds no instruction, only the loop's variables, so its jump folds away.
+        self.b.switch_to_block(header);
+        let i = self.b.use_var(v);
+        self.b.ins().jump(block, &[]);
+        self.b.seal_block(block);
+
+        self.b.switch_to_block(block);
+        body(self);
+        self.carry_bases();
+        let next = self.b.ins().iadd_imm_s(i, step);
+        self.b.def_var(v, next);
+        let more = self.more(next, hi, step);
+        self.b.ins().brif(more, header, &[], exit, &[]);
+        self.b.seal_block(header);
+        self.b.seal_block(exit);
+
+        self.b.switch_to_block(exit);
+    }
+
+    /// Whether a step of `step` iterations starting at `i` stays below `hi`.
+    fn more(&mut self, i: Value, hi: Value, step: i64) -> Value {
+        let last = if step == 1 { i } else { self.b.ins().iadd_imm_s(i, step - 1) };
+        self.b.ins().icmp(IntCC::SignedLessThan, last, hi)
     }
 }

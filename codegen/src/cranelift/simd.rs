@@ -247,7 +247,8 @@ impl Tx<'_, '_> {
     /// enough remain, and returns the first index it left.
     pub(super) fn simd_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt], groups: usize) -> Value {
         let v = self.vars[var.0 as usize];
-        self.counted_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
+        let flat = !body.iter().any(|s| matches!(s, Stmt::Loop { .. }));
+        let run = |tx: &mut Self| {
             let base = tx.b.use_var(v);
             let mut locals = Locals::new();
             tx.vector_stmts(&Lanes { var, base, groups }, &mut locals, body);
@@ -257,7 +258,13 @@ impl Tx<'_, '_> {
                 let last = tx.b.ins().extractlane(x, LANES - 1);
                 tx.b.def_var(tx.vars[u.0 as usize], last);
             }
-        });
+        };
+        let step = LANES as i64 * groups as i64;
+        if flat {
+            self.bottom_tested_loop(v, lo, hi, step, run)
+        } else {
+            self.counted_loop(v, lo, hi, step, run)
+        }
         self.b.use_var(v)
     }
 
@@ -287,7 +294,7 @@ impl Tx<'_, '_> {
         let term = [Stmt::Let { var: r.acc, value: r.term.clone() }];
         let most = if transcendental(r.lets) || transcendental(&term) { 1 } else { 2 };
         for groups in [2, 1].into_iter().filter(|&g| g <= most) {
-            self.counted_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
+            self.bottom_tested_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
                 let lanes = Lanes { var, base: tx.b.use_var(v), groups };
                 let mut locals = Locals::new();
                 tx.vector_stmts(&lanes, &mut locals, r.lets);
