@@ -353,45 +353,49 @@ impl Tx<'_, '_> {
     /// Tested at the top: the loop variables pass to the test block by plain jumps, which suits
     /// loops that carry accumulators and address bases (the matmul `k` loop); see `bottom_tested_loop`.
     pub fn counted_loop(&mut self, v: Variable, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self)) {
-        self.b.def_var(v, lo);
-        let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        self.b.ins().jump(header, &[]);
-
-        self.b.switch_to_block(header);
-        let i = self.b.use_var(v);
-        let more = self.more(i, hi, step);
-        self.b.ins().brif(more, block, &[], exit, &[]);
-        // Sealing each block once its predecessors are known lets the SSA builder resolve variables that
-        // the loop does not change to their outer value instead of threading them through block
-        // parameters, so address arithmetic on them is visibly loop-invariant (and hoisted).
-        self.b.seal_block(block);
-        self.b.seal_block(exit);
-
-        self.b.switch_to_block(block);
-        body(self);
-        self.carry_bases();
-        let next = self.b.ins().iadd_imm_s(i, step);
-        self.b.def_var(v, next);
-        self.b.ins().jump(header, &[]);
-        self.b.seal_block(header);
-
-        self.b.switch_to_block(exit);
+        self.loop_tested(v, lo, hi, step, false, body)
     }
 
     /// `counted_loop` tested at the bottom, with the first test before the loop: one compare and
     /// branch per iteration instead of a branch, a compare and a jump. For vector loops over a body
-    /// without inner loops (silu 7.9-10.0 -> 7.3-7.7 ms); a loop carrying many values moves them
-    /// between registers on the back edge instead.
+    /// without inner loops (silu 7.5 -> 7.3 ms, softmax 11.0 -> 10.3 ms); a loop carrying many values
+    /// moves them between registers on the back edge instead (matmul 34 -> 47 ms).
     pub fn bottom_tested_loop(&mut self, v: Variable, lo: Value, hi: Value, step: i64, body: impl FnOnce(&mut Self)) {
+        self.loop_tested(v, lo, hi, step, true, body)
+    }
+
+    fn loop_tested(
+        &mut self,
+        v: Variable,
+        lo: Value,
+        hi: Value,
+        step: i64,
+        bottom: bool,
+        body: impl FnOnce(&mut Self),
+    ) {
         self.b.def_var(v, lo);
         let (header, block, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
-        let more = self.more(lo, hi, step);
-        self.b.ins().brif(more, header, &[], exit, &[]);
+        if bottom {
+            let more = self.more(lo, hi, step);
+            self.b.ins().brif(more, header, &[], exit, &[]);
+        } else {
+            self.b.ins().jump(header, &[]);
+        }
 
-        // `header` holds no instruction, only the loop's variables, so its jump folds away.
+        // Tested at the bottom, `header` holds no instruction, only the loop's variables, and its jump
+        // folds away.
         self.b.switch_to_block(header);
         let i = self.b.use_var(v);
-        self.b.ins().jump(block, &[]);
+        if bottom {
+            self.b.ins().jump(block, &[]);
+        } else {
+            let more = self.more(i, hi, step);
+            self.b.ins().brif(more, block, &[], exit, &[]);
+            self.b.seal_block(exit);
+        }
+        // Sealing each block once its predecessors are known lets the SSA builder resolve variables that
+        // the loop does not change to their outer value instead of threading them through block
+        // parameters, so address arithmetic on them is visibly loop-invariant (and hoisted).
         self.b.seal_block(block);
 
         self.b.switch_to_block(block);
@@ -399,10 +403,14 @@ impl Tx<'_, '_> {
         self.carry_bases();
         let next = self.b.ins().iadd_imm_s(i, step);
         self.b.def_var(v, next);
-        let more = self.more(next, hi, step);
-        self.b.ins().brif(more, header, &[], exit, &[]);
+        if bottom {
+            let more = self.more(next, hi, step);
+            self.b.ins().brif(more, header, &[], exit, &[]);
+            self.b.seal_block(exit);
+        } else {
+            self.b.ins().jump(header, &[]);
+        }
         self.b.seal_block(header);
-        self.b.seal_block(exit);
 
         self.b.switch_to_block(exit);
     }
