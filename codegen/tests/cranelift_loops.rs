@@ -666,3 +666,41 @@ fn a_position_mask_is_compared_in_vector_lanes() {
         }
     }
 }
+
+/// A loop reading a column (a stride of 13 elements per step, which no x86 addressing mode scales)
+/// advances an induction address instead of multiplying (as many `imul`s as with a stride of 2
+/// elements, which the addressing mode scales: the grid's own), and sums the column right.
+#[test]
+fn a_strided_column_walks_an_induction_address() {
+    let column_sum = |stride: f64| {
+        let mut b = Builder::new("column_sum");
+        let rows = b.size("rows");
+        let x = b.input("x", DType::F32);
+        let out = b.output("out", DType::F32);
+        let j = b.grid("j", Expr::constant(13.0, DType::I64));
+        let (i, acc) = (b.var("i", DType::I64), b.var("acc", DType::F32));
+        let at = add(mul(var(i), Expr::constant(stride, DType::I64)), var(j));
+        b.k.body = vec![
+            Stmt::Let { var: acc, value: Expr::constant(0.0, DType::F32) },
+            Stmt::Loop {
+                var: i,
+                extent: rows,
+                body: vec![Stmt::Assign { var: acc, value: add(var(acc), Expr::load(x, at)) }],
+            },
+            store(out, var(j), var(acc)),
+        ];
+        b.k
+    };
+    let imuls = |k: &Kernel| compile_kernel_listing(k).unwrap().disasm().unwrap().matches("imul").count();
+    let k = column_sum(13.0);
+    assert_eq!(imuls(&k), imuls(&column_sum(2.0)));
+
+    for rows in [1, 2, 7, 40] {
+        let x = f32s(rows * 13, 5);
+        let got = run(&k, &[Data::F32(x.clone()), Data::zeros(DType::F32, 13)], &[rows as i64]);
+        for c in 0..13 {
+            let want = (0..rows).fold(0.0f32, |s, r| s + x[r * 13 + c]);
+            assert_eq!(got[1].f32()[c].to_bits(), want.to_bits(), "rows {rows} column {c}");
+        }
+    }
+}

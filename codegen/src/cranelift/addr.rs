@@ -12,7 +12,10 @@
 //! its body whose terms are variables or sizes the body does not assign, and carries it as a loop
 //! variable (redefined at the back edge, which makes it a block parameter that the egraph cannot sink).
 //! `address_of` then starts from the largest hoisted base whose terms it contains and adds the rest. All
-//! arithmetic wraps, so any grouping of the sum gives the same address.
+//! arithmetic wraps, so any grouping of the sum gives the same address. An access whose stride in the
+//! loop variable is no x86 scale (1, 2, 4 or 8 bytes; a packed matmul operand's row) gets an induction
+//! base that also holds the loop variable's term and grows by the loop's step at each back edge,
+//! instead of a multiply per iteration.
 //!
 //! Float kernel variables a loop reads but does not assign (a row's mean and inverse deviation in the
 //! normalizing loop of a layer norm) are carried the same way: otherwise the egraph places the
@@ -41,10 +44,17 @@ pub(super) struct Base {
     /// holds `x · coefficient`, sorted by (leaf, coefficient).
     terms: Vec<BaseTerm>,
     var: Variable,
+    /// An induction base also holds the loop variable's term, `loop var · coefficient · size` with a
+    /// coefficient no x86 scale covers (a matmul's `B[k, n]` row stride): `step` is its bytes per unit
+    /// of the loop variable, added at each back edge, so the loop needs no multiply per iteration.
+    induction: Option<(VarId, i64)>,
 }
 
 /// (leaf, coefficient, x, c) of a hoisted base (see `Base::terms`).
 type BaseTerm = (Leaf, i64, Value, i64);
+
+/// A hoisted base found for an access: its variable, terms and induction (see `Base`).
+type Hoisted = (Variable, Vec<BaseTerm>, Option<(VarId, i64)>);
 
 fn leaf(e: &Expr) -> Option<Leaf> {
     match e {
@@ -62,14 +72,20 @@ impl Tx<'_, '_> {
         let mut constant = affine.constant;
         let mut rest = affine.terms;
         let mut base = self.bufs[buf];
-        if let Some((var, covered)) = self.hoisted_base(buf, &mut rest) {
+        if let Some((var, covered, induction)) = self.hoisted_base(buf, &mut rest) {
             base = self.b.use_var(var);
             for (leaf, coeff, x0, c0) in covered {
                 // A variable the loop does not assign is `x0 + c0` here too (its value may be a header
                 // parameter that the SSA builder has yet to resolve); a vector loop's variable is its
                 // group's or lane's offset from the group base `x0` (vector code hoists after
                 // `enter_group(0)`).
+                // An induction base follows the loop variable: inside the body that is the iteration's
+                // value plus a constant (an unrolled copy's), which is the offset.
                 let c = match leaf {
+                    Leaf::Var(u) if induction.is_some_and(|(v, _)| v == u) => {
+                        let value = self.b.use_var(self.vars[u.0 as usize]);
+                        self.peel(value).1
+                    }
                     Leaf::Var(u) => {
                         let value = self.b.use_var(self.vars[u.0 as usize]);
                         let (x, c) = self.peel(value);
@@ -102,7 +118,7 @@ impl Tx<'_, '_> {
 
     /// The hoisted base of `buf` with the most terms, all of which `terms` contains: removes those from
     /// `terms` and returns the base's variable and terms.
-    fn hoisted_base(&self, buf: usize, terms: &mut Vec<(&Expr, i64)>) -> Option<(Variable, Vec<BaseTerm>)> {
+    fn hoisted_base(&self, buf: usize, terms: &mut Vec<(&Expr, i64)>) -> Option<Hoisted> {
         let leaves: Vec<Option<(Leaf, i64)>> = terms.iter().map(|&(e, c)| leaf(e).map(|l| (l, c))).collect();
         let mut best: Option<(&Base, Vec<usize>)> = None;
         for base in self.bases.iter().flatten().filter(|b| b.buf == buf) {
@@ -125,28 +141,41 @@ impl Tx<'_, '_> {
         for i in used.into_iter().rev() {
             terms.remove(i);
         }
-        Some((base.var, base.terms.clone()))
+        Some((base.var, base.terms.clone(), base.induction))
     }
 
     /// Before a loop over `var` with `body`: computes the invariant bases of the body's accesses (see the
     /// module docs) and opens their scope; `close_bases` ends it after the loop.
     /// `lanes` holds the variables that live as vectors in the loop (a vector loop's locals): they
     /// are neither scalars to carry nor divisors with a scalar reciprocal.
-    pub fn hoist_bases(&mut self, var: VarId, body: &[Stmt], lanes: &dyn Fn(VarId) -> bool) {
+    /// With `lo`, the loop variable's value before the loop, accesses whose stride in it is no x86
+    /// scale get induction bases (see `Base::induction`).
+    pub fn hoist_bases(&mut self, var: VarId, lo: Option<Value>, body: &[Stmt], lanes: &dyn Fn(VarId) -> bool) {
         let mut assigned = HashSet::from([var]);
         let mut accesses = Vec::new();
         collect(body, &mut assigned, &mut accesses);
         let mut scope: Vec<Base> = Vec::new();
         for (buf, index) in &accesses {
+            let size = self.k.buffers[*buf].dtype.size_bytes() as i64;
             let affine = Affine::of(index);
             let mut terms = Vec::new();
+            let mut induction = None;
             for (e, coeff) in affine.terms {
-                let (l, value) = match leaf(e) {
-                    Some(l @ Leaf::Var(u)) if !assigned.contains(&u) => (l, self.b.use_var(self.vars[u.0 as usize])),
-                    Some(l @ Leaf::Size(i)) => (l, self.sizes[i]),
+                let (l, value) = match (leaf(e), lo) {
+                    (Some(l @ Leaf::Var(u)), _) if !assigned.contains(&u) => {
+                        (l, self.b.use_var(self.vars[u.0 as usize]))
+                    }
+                    (Some(l @ Leaf::Size(i)), _) => (l, self.sizes[i]),
+                    (Some(l @ Leaf::Var(u)), Some(lo))
+                        if u == var && induction.is_none() && !matches!(coeff.wrapping_mul(size), 1 | 2 | 4 | 8) =>
+                    {
+                        induction = Some((var, coeff.wrapping_mul(size)));
+                        (l, lo)
+                    }
                     _ => continue,
                 };
-                let (x, c) = self.peel(value);
+                // The induction term holds `lo` itself: the loop variable's offsets count from it.
+                let (x, c) = if l == Leaf::Var(var) { (value, 0) } else { self.peel(value) };
                 terms.push((l, coeff, x, c));
             }
             terms.sort_unstable_by_key(|&(l, c, ..)| (l, c));
@@ -155,13 +184,12 @@ impl Tx<'_, '_> {
             if terms.is_empty() || scope.iter().any(same) {
                 continue;
             }
-            let size = self.k.buffers[*buf].dtype.size_bytes() as i64;
             let values: Vec<(Value, i64)> = terms.iter().map(|&(_, c, x, _)| (x, c)).collect();
             let Some(sum) = self.scaled_sum(&values, size) else { continue };
             let value = self.b.ins().iadd(self.bufs[*buf], sum);
             let var = self.b.declare_var(types::I64);
             self.b.def_var(var, value);
-            scope.push(Base { buf: *buf, terms, var });
+            scope.push(Base { buf: *buf, terms, var, induction });
         }
         self.bases.push(scope);
 
@@ -203,15 +231,20 @@ impl Tx<'_, '_> {
         self.recips.pop();
     }
 
-    /// At the end of a loop body: redefines the innermost scope's bases as themselves plus zero, so
-    /// that each becomes a parameter of the loop header (which the egraph simplifies back to a plain
-    /// copy, but cannot move into the loop).
-    pub fn carry_bases(&mut self) {
-        let vars: Vec<Variable> = self.bases.last().map(|s| s.iter().map(|b| b.var).collect()).unwrap_or_default();
-        for var in vars {
+    /// At the end of a loop body that advances the loop variable by `step`: redefines the innermost
+    /// scope's bases as themselves plus zero, so that each becomes a parameter of the loop header (which
+    /// the egraph simplifies back to a plain copy, but cannot move into the loop), and induction bases
+    /// as themselves plus `step` strides.
+    pub fn carry_bases(&mut self, step: i64) {
+        let vars: Vec<(Variable, i64)> = self
+            .bases
+            .last()
+            .map(|s| s.iter().map(|b| (b.var, b.induction.map_or(0, |(_, stride)| stride * step))).collect())
+            .unwrap_or_default();
+        for (var, bytes) in vars {
             let v = self.b.use_var(var);
-            let same = self.b.ins().iadd_imm_s(v, 0);
-            self.b.def_var(var, same);
+            let next = self.b.ins().iadd_imm_s(v, bytes);
+            self.b.def_var(var, next);
         }
         // `-(-x)` is `x` bit for bit (NaN payloads included); the egraph folds it to a copy.
         let floats = self.carried.last().cloned().unwrap_or_default();

@@ -314,7 +314,7 @@ impl Tx<'_, '_> {
     /// group (of iterations, or of terms of a reduction), then the scalar tail.
     fn range_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {
         let outer = self.innermost.replace(var);
-        self.hoist_bases(var, body, &|_| false);
+        self.hoist_bases(var, Some(lo), body, &|_| false);
         self.range_parts(var, lo, hi, body);
         self.close_bases();
         self.innermost = outer;
@@ -400,7 +400,7 @@ impl Tx<'_, '_> {
 
         self.b.switch_to_block(block);
         body(self);
-        self.carry_bases();
+        self.carry_bases(step);
         let next = self.b.ins().iadd_imm_s(i, step);
         self.b.def_var(v, next);
         if bottom {

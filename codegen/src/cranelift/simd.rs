@@ -409,7 +409,7 @@ impl Tx<'_, '_> {
                     let outer = self.innermost.replace(*u);
                     // Hoisted bases hold the vector loop variable as the group's base (`addr.rs`).
                     self.enter_group(lanes, 0);
-                    self.hoist_bases(*u, body, &|v| locals.contains_key(&v));
+                    self.hoist_bases(*u, Some(zero), body, &|v| locals.contains_key(&v));
                     let u = self.vars[u.0 as usize];
                     // Two iterations per step (in order, so every lane computes as before) halve the
                     // loop overhead of a matmul tile's `k` loop; the second one's loads are the first's
