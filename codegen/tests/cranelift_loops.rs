@@ -274,14 +274,19 @@ fn elementwise_grids_vectorize_their_rows() {
     assert_eq!(compile_kernel(&max_abs(DType::F32)).unwrap().simd_loops(), 1);
     let exact = CompileOptions::EXACT;
     assert_eq!(compile_kernel_with(&max_abs(DType::F32), exact).unwrap().simd_loops(), 0);
-    // Not eligible: f64 values, a strided store, a loop-carried read.
-    let k64 = elementwise("f64", &[DType::F64], DType::F64, |x| x[0].clone());
-    assert_eq!(compile_kernel(&k64).unwrap().simd_loops(), 0);
+    // A strided store vectorizes, stored lane by lane.
     let mut strided = elementwise("strided", &[DType::F32], DType::F32, |x| x[0].clone());
     if let Stmt::Store { index, .. } = &mut strided.body[0] {
         *index = mul(index.clone(), Expr::index(2));
     }
-    assert_eq!(compile_kernel(&strided).unwrap().simd_loops(), 0);
+    assert_eq!(compile_kernel(&strided).unwrap().simd_loops(), 1);
+    let x = f32s(11, 9);
+    let got = run(&strided, &[Data::F32(x.clone()), Data::zeros(DType::F32, 22)], &[11]);
+    let want: Vec<f32> = x.iter().flat_map(|&v| [v, 0.0]).collect();
+    assert_eq!(got[1].f32(), &want[..]);
+    // Not eligible: f64 values, a loop-carried read.
+    let k64 = elementwise("f64", &[DType::F64], DType::F64, |x| x[0].clone());
+    assert_eq!(compile_kernel(&k64).unwrap().simd_loops(), 0);
     let mut carried = Builder::new("carried");
     let n = carried.size("n");
     let o = carried.output("o", DType::F32);

@@ -94,6 +94,7 @@ pub(super) fn reduction<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Opti
         Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
     let ok = lets.iter().all(|s| matches!(s, Stmt::Let { .. } | Stmt::Store { .. }))
         && scan.stmts(lets)
+        && scan.stores.values().flatten().all(|index| scan.stride(index) == Some(1))
         && native(k, term)
         && scan.value(term)
         && !scan.locals.contains(acc)
@@ -131,9 +132,12 @@ impl<'k> Scan<'k> {
                 ok
             }
             Stmt::Assign { var, value } => self.locals.contains(var) && self.value(value),
+            // A store with a stride other than 1 (a matmul tile written transposed) goes lane by lane.
             Stmt::Store { buf, index, value } => {
                 self.stores.entry(*buf).or_default().push(index);
-                self.k.buffers[*buf].dtype == DType::F32 && self.stride(index) == Some(1) && self.value(value)
+                self.k.buffers[*buf].dtype == DType::F32
+                    && matches!(self.stride(index), Some(s) if s != 0)
+                    && self.value(value)
             }
             Stmt::Loop { extent, body, .. } => self.stride(extent) == Some(0) && self.stmts(body),
             Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
@@ -396,11 +400,16 @@ impl Tx<'_, '_> {
                     }
                 }
                 Stmt::Store { buf, index, value } => {
+                    let contiguous = stride(var, &|u| locals.contains_key(&u), index) == Some(1);
                     for g in 0..lanes.groups {
                         self.enter_group(lanes, g);
                         let x = self.vector(var, locals, g, value);
-                        let (addr, offset) = self.address_of(*buf, index);
-                        self.b.ins().store(mem_flags(), x, addr, offset);
+                        if contiguous {
+                            let (addr, offset) = self.address_of(*buf, index);
+                            self.b.ins().store(mem_flags(), x, addr, offset);
+                        } else {
+                            self.store_lanes(var, *buf, index, x);
+                        }
                     }
                 }
                 Stmt::Loop { var: u, extent, body } => {
@@ -599,6 +608,20 @@ impl Tx<'_, '_> {
         }
         self.b.def_var(v, i);
         out
+    }
+
+    /// Stores each lane of `x` to element `index` of `buf` with the loop variable at that lane's value.
+    fn store_lanes(&mut self, var: VarId, buf: usize, index: &Expr, x: Value) {
+        let v = self.vars[var.0 as usize];
+        let i = self.b.use_var(v);
+        for lane in 0..LANES {
+            let at = self.b.ins().iadd_imm_s(i, lane as i64);
+            self.b.def_var(v, at);
+            let (addr, offset) = self.address_of(buf, index);
+            let s = self.b.ins().extractlane(x, lane);
+            self.b.ins().store(mem_flags(), s, addr, offset);
+        }
+        self.b.def_var(v, i);
     }
 
     /// `e` with the loop variable `v` set to `i + lane`, as a lane of a `ty` vector.

@@ -151,6 +151,7 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
         k.info.flops = Some(cost::flops(&k));
         match plan.kind {
             partition::Kind::Matmul if opts.lanes <= 1 => {
+                tile::contiguous_innermost(&mut k);
                 tile::tile_rows(&mut k);
                 if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {
                     launches.push(Launch { kernel: kernels.len(), args: pack_args });

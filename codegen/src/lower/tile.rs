@@ -19,11 +19,40 @@ use std::collections::{HashMap, HashSet};
 use irc_ir::{DType, UnaryOp};
 
 use super::index::{self as ix, c};
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, stride};
 
 /// Output rows per grid point. Four rows times two f32x4 groups of columns keeps eight vector
 /// accumulators, two `B` vectors and an `A` splat within x86-64's sixteen vector registers.
 pub(super) const ROWS: i64 = 4;
+
+/// Moves to the innermost grid position an axis along which every load of the `k` loop is contiguous or
+/// invariant, when the innermost axis makes some of them gathers (a product written transposed, such as
+/// attention's `K^T` as `[B, H, D, T]`, has the rows of `A` innermost). Grid points are independent, so
+/// the order is free; the CPU backend vectorizes the innermost axis, and the stores that become strided
+/// go lane by lane once per tile instead of gathering `A` at every step of `k`.
+pub(super) fn contiguous_innermost(k: &mut Kernel) {
+    let Some((inner, _)) = k.grid.last() else { return };
+    let Some(Stmt::Loop { body, .. }) = k.body.iter().rev().find(|s| matches!(s, Stmt::Loop { .. })) else {
+        return;
+    };
+    let mut loads = Vec::new();
+    Stmt::visit_exprs(body, &mut |e| {
+        if let Expr::Load { index, .. } = e {
+            loads.push((**index).clone());
+        }
+    });
+    let contiguous = |v: VarId| {
+        let strides: Vec<Option<i64>> = loads.iter().map(|i| stride(v, &|_| false, i)).collect();
+        strides.iter().all(|s| matches!(s, Some(0 | 1))) && strides.contains(&Some(1))
+    };
+    if loads.is_empty() || contiguous(*inner) {
+        return;
+    }
+    if let Some(at) = (0..k.grid.len() - 1).rev().find(|&a| contiguous(k.grid[a].0)) {
+        let axis = k.grid.remove(at);
+        k.grid.push(axis);
+    }
+}
 
 /// Tiles `k` (a matmul kernel) in place when its body has the expected form: computations without
 /// stores ending in the `k` loop(s), then the epilogue. Leaves other kernels unchanged.
