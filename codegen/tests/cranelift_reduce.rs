@@ -101,6 +101,26 @@ fn reductions_vectorize_and_gathers_do_not() {
     assert_eq!(compile_kernel_with(&k, ON).unwrap().simd_loops(), 0);
 }
 
+/// A row kernel whose output is strided (`out[2i]`) and whose rows gather across the grid keeps its
+/// grid row scalar and vectorizes each row's own sum: a launch over all rows gives each row the bits
+/// of a launch over that row alone.
+#[test]
+fn a_strided_row_output_keeps_the_rows_scalar() {
+    let mut k = row_reduce(BinOp::Add, 0.0, Term::Plain);
+    let Stmt::Store { index, .. } = &mut k.body[2] else { unreachable!() };
+    *index = mul(Expr::Var(VarId(0)), Expr::index(2));
+    let (rows, n) = (6, 37);
+    let x: Vec<f32> = mixed(rows * n, 7).iter().map(|v| v / 3.0).collect();
+    let one_by_one = reduce_rows(&k, ON, &x, &[0.0; 6], n);
+    let bufs = [Data::F32(x.clone()), Data::F32(vec![0.0; rows]), Data::zeros(DType::F32, 2 * rows)];
+    let whole = run_with(&k, &bufs, &[rows as i64, n as i64], ON);
+    for r in 0..rows {
+        assert_eq!(whole[2].f32()[2 * r].to_bits(), one_by_one[r].to_bits(), "row {r}");
+    }
+    let sequential = reduce_rows(&k, OFF, &x, &[0.0; 6], n);
+    assert!((0..rows).any(|r| sequential[r].to_bits() != one_by_one[r].to_bits()), "the sums were reassociated");
+}
+
 #[test]
 fn sums_of_mixed_signs_stay_within_the_bound() {
     for &n in &LENGTHS {

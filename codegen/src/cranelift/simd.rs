@@ -40,11 +40,15 @@ const LANES: u8 = 4;
 pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
     let mut scan =
         Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
-    scan.stmts(body)
+    let ok = scan.stmts(body)
         && !scan.stores.is_empty()
         && scan.loads.iter().all(|(buf, index)| {
             scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index) || (s.contains(index) && apart(s)))
-        })
+        });
+    // Strided stores pay off where no load gathers (a matmul tile written transposed); a row kernel
+    // with a strided output keeps its rows scalar and vectorizes its own contiguous loops instead.
+    let strided = scan.stores.values().flatten().any(|index| scan.stride(index) != Some(1));
+    ok && (!strided || scan.loads.iter().all(|(_, index)| matches!(scan.stride(index), Some(0 | 1))))
 }
 
 /// Whether the distinct store indices differ pairwise by constants of at least a vector step
@@ -139,8 +143,20 @@ impl<'k> Scan<'k> {
                     && matches!(self.stride(index), Some(s) if s != 0)
                     && self.value(value)
             }
-            Stmt::Loop { extent, body, .. } => self.stride(extent) == Some(0) && self.stmts(body),
+            // Inside a nested loop a strided store would run at every step (a row kernel vectorized
+            // across rows gathers its loads too): only contiguous ones.
+            Stmt::Loop { extent, body, .. } => {
+                self.stride(extent) == Some(0) && self.stmts(body) && self.contiguous_stores(body)
+            }
             Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
+        })
+    }
+
+    fn contiguous_stores(&self, body: &[Stmt]) -> bool {
+        body.iter().all(|s| match s {
+            Stmt::Store { index, .. } => self.stride(index) == Some(1),
+            Stmt::Loop { body, .. } => self.contiguous_stores(body),
+            _ => true,
         })
     }
 
