@@ -114,8 +114,8 @@ fn a_strided_row_output_keeps_the_rows_scalar() {
     let one_by_one = reduce_rows(&k, ON, &x, &[0.0; 6], n);
     let bufs = [Data::F32(x.clone()), Data::F32(vec![0.0; rows]), Data::zeros(DType::F32, 2 * rows)];
     let whole = run_with(&k, &bufs, &[rows as i64, n as i64], ON);
-    for r in 0..rows {
-        assert_eq!(whole[2].f32()[2 * r].to_bits(), one_by_one[r].to_bits(), "row {r}");
+    for (r, row) in one_by_one.iter().enumerate() {
+        assert_eq!(whole[2].f32()[2 * r].to_bits(), row.to_bits(), "row {r}");
     }
     let sequential = reduce_rows(&k, OFF, &x, &[0.0; 6], n);
     assert!((0..rows).any(|r| sequential[r].to_bits() != one_by_one[r].to_bits()), "the sums were reassociated");
