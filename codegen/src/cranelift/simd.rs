@@ -311,8 +311,9 @@ impl Tx<'_, '_> {
         let v = self.vars[var.0 as usize];
         let mut lo = lo;
         // A transcendental term keeps one group: two share its dozen constants, which then spill.
-        let term = [Stmt::Let { var: r.acc, value: r.term.clone() }];
-        let most = if transcendental(r.lets) || transcendental(&term) { 1 } else { 2 };
+        let mut heavy = transcendental(r.lets);
+        r.term.visit(&mut |e| heavy |= is_transcendental(e));
+        let most = if heavy { 1 } else { 2 };
         for groups in [2, 1].into_iter().filter(|&g| g <= most) {
             self.bottom_tested_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
                 let lanes = Lanes { var, base: tx.b.use_var(v), groups };
@@ -683,10 +684,12 @@ pub(super) fn groups(body: &[Stmt]) -> usize {
 }
 
 /// Whether `body` computes an inline `exp`, `log` or `tanh`.
-pub(super) fn transcendental(body: &[Stmt]) -> bool {
+fn transcendental(body: &[Stmt]) -> bool {
     let mut found = false;
-    Stmt::visit_exprs(body, &mut |e| {
-        found |= matches!(e, Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh, .. })
-    });
+    Stmt::visit_exprs(body, &mut |e| found |= is_transcendental(e));
     found
+}
+
+fn is_transcendental(e: &Expr) -> bool {
+    matches!(e, Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh, .. })
 }
