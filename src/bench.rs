@@ -63,13 +63,10 @@ fn profile(
     params: &std::collections::HashMap<String, irc_runtime::Tensor>,
     runs: usize,
 ) -> std::result::Result<Vec<Launch>, irc_runtime::RunError> {
-    let times = match engine {
-        Engine::Cpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
-        Engine::Wgpu(exe) => exe.profile_launches(inputs, params, 2, runs)?,
-        Engine::Cuda(exe) => exe.profile_launches(inputs, params, 2, runs)?,
-        Engine::Reference(_) => return Ok(Vec::new()),
+    let (Some(times), Some(p)) = (engine.profile_launches(inputs, params, 2, runs), engine.program()) else {
+        return Ok(Vec::new());
     };
-    let Some(p) = engine.program() else { return Ok(Vec::new()) };
+    let times = times?;
     Ok(p.launches
         .iter()
         .zip(times)
@@ -89,11 +86,10 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool, with_prof
     let compile = t.elapsed().as_secs_f64();
     let inputs = random_inputs(&w.graph, &Default::default(), 0).map_err(err)?;
     let params = init_params(&w.graph, 0).map_err(err)?;
-    let times = match &engine {
-        Engine::Cpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
-        Engine::Wgpu(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
-        Engine::Cuda(exe) => exe.time_kernels(&inputs, &params, 2, runs).map_err(err)?,
-        Engine::Reference(_) => (0..runs.min(3))
+    // The interpreter compiles nothing: a few whole runs instead.
+    let times = match engine.time_kernels(&inputs, &params, 2, runs) {
+        Some(times) => times.map_err(err)?,
+        None => (0..runs.min(3))
             .map(|_| {
                 let t = Instant::now();
                 engine.run(&inputs, &params).map(|_| t.elapsed().as_secs_f64())

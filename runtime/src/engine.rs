@@ -150,6 +150,39 @@ impl Engine {
         }
     }
 
+    /// Seconds each of `runs` passes over the compiled kernels takes after `warmup` (see
+    /// [`Executable::time_kernels`]); `None` for the interpreter, which compiles nothing.
+    pub fn time_kernels(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+        warmup: usize,
+        runs: usize,
+    ) -> Option<Result<Vec<f64>, RunError>> {
+        match self {
+            Engine::Reference(_) => None,
+            Engine::Cpu(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
+            Engine::Wgpu(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
+            Engine::Cuda(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
+        }
+    }
+
+    /// Each launch's median seconds (see [`Executable::profile_launches`]); `None` for the interpreter.
+    pub fn profile_launches(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+        params: &HashMap<String, Tensor>,
+        warmup: usize,
+        runs: usize,
+    ) -> Option<Result<Vec<f64>, RunError>> {
+        match self {
+            Engine::Reference(_) => None,
+            Engine::Cpu(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
+            Engine::Wgpu(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
+            Engine::Cuda(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
+        }
+    }
+
     /// The kernels, for backends that compile.
     pub fn program(&self) -> Option<&Program> {
         match self {
