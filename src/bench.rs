@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use irc_frontends::bench::{SUITES, Workload, suite};
-use irc_runtime::{BackendKind, CudaBackend, Engine, init_params, random_inputs};
+use irc_runtime::{BackendKind, CudaBackend, Engine, init_params, median, random_inputs};
 
 use crate::cli::BenchArgs;
 use crate::commands::symbol_sizes;
@@ -30,11 +30,6 @@ fn copy_bandwidth() -> f64 {
     }
     std::hint::black_box(&dst);
     (2 * 4 * n) as f64 / best
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// What one workload measured.

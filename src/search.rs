@@ -111,8 +111,7 @@ pub fn search(args: &SearchArgs) -> Result<()> {
             tr.step(feed(batch), schedule.lr(step)).map_err(run_err)?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        times.sort_by(f64::total_cmp);
-        let (loss, ms) = (mean_loss(&mut tr, &val_batches)?, times[times.len() / 2]);
+        let (loss, ms) = (mean_loss(&mut tr, &val_batches)?, irc_runtime::median(times));
         let parent = c.parent.map_or("-".into(), |p| p.to_string());
         let mutation = c.mutation.map_or("start".into(), |(r, l)| format!("{} @{l}", r.name));
         println!("{:>3} {parent:>6} {mutation:<22} {loss:>9.4} {ms:>9.2}  {}", c.id, c.genome);

@@ -605,13 +605,7 @@ impl<B: KernelBackend> Executable<B> {
                 }
             }
         }
-        Ok(samples
-            .into_iter()
-            .map(|mut s| {
-                s.sort_by(f64::total_cmp);
-                s.get(s.len() / 2).copied().unwrap_or(0.0)
-            })
-            .collect())
+        Ok(samples.into_iter().map(median).collect())
     }
 
     /// Binds sizes and checks inputs and params.
@@ -757,6 +751,12 @@ impl<B: KernelBackend> Executable<B> {
 }
 
 /// For each launch, the temps whose last use it is (graph outputs are kept).
+/// The middle value of `samples` (the upper one of an even count); 0 for none.
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn last_uses(p: &Program) -> Vec<Vec<usize>> {
     let mut last: Vec<Option<usize>> = vec![None; p.buffers.len()];
     for (li, l) in p.launches.iter().enumerate() {

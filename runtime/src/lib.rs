@@ -22,7 +22,9 @@ pub use data::{
     unigram_entropy,
 };
 pub use engine::{BackendKind, Engine, Interpreted};
-pub use exec::{Allocation, Arg, BufView, EvalBackend, Executable, HostBackend, HostBuffer, HostMemory, KernelBackend};
+pub use exec::{
+    Allocation, Arg, BufView, EvalBackend, Executable, HostBackend, HostBuffer, HostMemory, KernelBackend, median,
+};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
