@@ -22,7 +22,7 @@
 //! into an outer f32 accumulator by `+` or `max` (`reduction`) keeps eight partial accumulators and
 //! combines them at the end (`reduce_loop`), which reorders a sum (docs/CPU.md gives the bound).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{Endianness, InstBuilder, MemFlagsData, Type, Value, types};
@@ -251,8 +251,9 @@ fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
     }
 }
 
-/// The f32x4 variables of one vector loop, by kernel variable, one per group.
-type Locals = HashMap<VarId, Vec<Variable>>;
+/// The f32x4 variables of one vector loop, by kernel variable, one per group (ordered, so that the
+/// code after the loop, and the dumps, are the same from run to run).
+type Locals = BTreeMap<VarId, Vec<Variable>>;
 
 /// One iteration of a vector loop: groups of four iterations of `var` starting at `base`.
 struct Lanes {
@@ -311,9 +312,7 @@ impl Tx<'_, '_> {
         let v = self.vars[var.0 as usize];
         let mut lo = lo;
         // A transcendental term keeps one group: two share its dozen constants, which then spill.
-        let mut heavy = transcendental(r.lets);
-        r.term.visit(&mut |e| heavy |= is_transcendental(e));
-        let most = if heavy { 1 } else { 2 };
+        let most = if transcendental(r.lets) || r.term.any(is_transcendental) { 1 } else { 2 };
         for groups in [2, 1].into_iter().filter(|&g| g <= most) {
             self.bottom_tested_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
                 let lanes = Lanes { var, base: tx.b.use_var(v), groups };
@@ -685,9 +684,7 @@ pub(super) fn groups(body: &[Stmt]) -> usize {
 
 /// Whether `body` computes an inline `exp`, `log` or `tanh`.
 fn transcendental(body: &[Stmt]) -> bool {
-    let mut found = false;
-    Stmt::visit_exprs(body, &mut |e| found |= is_transcendental(e));
-    found
+    Stmt::any_expr(body, is_transcendental)
 }
 
 fn is_transcendental(e: &Expr) -> bool {

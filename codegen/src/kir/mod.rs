@@ -200,11 +200,16 @@ impl Expr {
         }
     }
 
+    /// Whether `self` or a subexpression satisfies `pred`.
+    pub fn any(&self, pred: impl Fn(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| found |= pred(e));
+        found
+    }
+
     /// Whether `self` reads variable `v`.
     pub fn mentions(&self, v: VarId) -> bool {
-        let mut found = false;
-        self.visit(&mut |e| found |= *e == Expr::Var(v));
-        found
+        self.any(|e| *e == Expr::Var(v))
     }
 
     /// The value of an integer expression over sizes only (extents, bytes, flops), given the values of
@@ -274,6 +279,13 @@ impl Stmt {
                 Stmt::Barrier => {}
             }
         }
+    }
+
+    /// Whether an expression of `body` (or a subexpression, nested statements included) satisfies `pred`.
+    pub fn any_expr(body: &[Stmt], pred: impl Fn(&Expr) -> bool) -> bool {
+        let mut found = false;
+        Stmt::visit_exprs(body, &mut |e| found |= pred(e));
+        found
     }
 
     /// Whether `body` contains a barrier, at any depth.

@@ -126,9 +126,7 @@ fn reader(k: &Kernel, sum: usize, at: usize, r: VarId, term: &Expr) -> Option<(u
 }
 
 fn contains(e: &Expr, part: &Expr) -> bool {
-    let mut found = false;
-    e.visit(&mut |x| found |= x == part);
-    found
+    e.any(|x| x == part)
 }
 
 /// Replaces every occurrence of `part` in `e` by `by`.

@@ -116,7 +116,8 @@ pub(super) fn tile_rows(k: &mut Kernel) {
         }
     }
     let rows: Vec<Vec<Stmt>> = (0..ROWS as usize).map(|j| post.iter().map(|s| jam.rename(s, j)).collect()).collect();
-    let accs: Vec<VarId> = jam.assigned.iter().copied().filter(|v| post.iter().any(|s| reads(s, *v))).collect();
+    let accs: Vec<VarId> =
+        jam.assigned.iter().copied().filter(|&v| Stmt::any_expr(post, |e| *e == Expr::Var(v))).collect();
     // Only whole tiles: the guarded rows of a partial one index through `min`, so their stores are not
     // visibly apart and the CPU would not vectorize the staged loop.
     let phases = match accs.as_slice() {
@@ -145,15 +146,13 @@ pub(super) fn tile_rows(k: &mut Kernel) {
 /// Whether an epilogue computes a transcendental (or a power): enough work per element that holding
 /// every row's accumulator through it costs more than a store and a reload.
 fn heavy(post: &[Stmt]) -> bool {
-    let mut found = false;
-    Stmt::visit_exprs(post, &mut |e| {
-        found |= matches!(
+    Stmt::any_expr(post, |e| {
+        matches!(
             e,
             Expr::Unary { op: UnaryOp::Exp | UnaryOp::Log | UnaryOp::Tanh | UnaryOp::Sin | UnaryOp::Cos, .. }
                 | Expr::Binary { op: BinOp::Pow, .. }
         )
-    });
-    found
+    })
 }
 
 /// A heavy epilogue in two phases: first every row stores its accumulator `acc` where its result goes,
@@ -200,13 +199,6 @@ fn substituted(k: &Kernel, s: &Stmt, map: &HashMap<VarId, Expr>) -> Stmt {
         }
         other => other.clone(),
     }
-}
-
-/// Whether statement `s` (or anything in it) reads variable `v`.
-fn reads(s: &Stmt, v: VarId) -> bool {
-    let mut found = false;
-    Stmt::visit_exprs(std::slice::from_ref(s), &mut |e| found |= *e == Expr::Var(v));
-    found
 }
 
 /// The statement copies of a tile: one variable map per row.
