@@ -170,7 +170,7 @@ fn dump_kernels(p: &Program, target: Target, dir: &Path) -> Result<()> {
                 path
             }
             Target::Wgsl => {
-                let plan = irc_codegen::wgsl::BindingPlan::per_arg(k);
+                let plan = irc_codegen::wgsl::BindingPlan::per_arg(k, false);
                 let shader = irc_codegen::wgsl::compile_wgsl(k, &plan).map_err(|e| CliError::Run(e.to_string()))?;
                 let path = dir.join(format!("{stem}.wgsl"));
                 std::fs::write(&path, shader.source).map_err(io(&path))?;

@@ -84,6 +84,35 @@ pub fn round_to(dtype: DType, v: f64) -> f64 {
     }
 }
 
+/// `max` as every backend computes it: NaN when either operand is NaN, and -0 below +0 (IEEE 754-2019
+/// `maximum`; Rust's `f64::max` leaves the sign of a zero result open).
+#[inline]
+pub fn fmax(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() { b } else { a }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `min` as every backend computes it: NaN when either operand is NaN, and -0 below +0.
+#[inline]
+pub fn fmin(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == b {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
 /// `v` as f32 rounded to odd: truncated toward zero, with the last bit set when inexact. Rounding this to a
 /// narrower format (f16, bf16) gives the correctly rounded result of `v` itself.
 fn f32_round_odd(v: f64) -> f32 {
@@ -114,5 +143,16 @@ mod tests {
         assert_eq!(round_to(DType::F16, -v), -(1.0 + 2f64.powi(-10)));
         assert!(round_to(DType::F16, 1e9).is_infinite());
         assert_eq!(round_to(DType::I32, 2f64.powi(31)), -(2f64.powi(31)));
+    }
+
+    #[test]
+    fn max_and_min_order_negative_zero_below_positive_zero_and_propagate_nan() {
+        for (a, b) in [(0.0, -0.0), (-0.0, 0.0)] {
+            assert!(fmax(a, b) == 0.0 && fmax(a, b).is_sign_positive());
+            assert!(fmin(a, b) == 0.0 && fmin(a, b).is_sign_negative());
+        }
+        assert!(fmax(f64::NAN, 1.0).is_nan() && fmin(1.0, f64::NAN).is_nan());
+        assert_eq!((fmax(-1.0, 2.0), fmin(-1.0, 2.0)), (2.0, -1.0));
+        assert_eq!(fmax(f64::NEG_INFINITY, -3.0), -3.0);
     }
 }

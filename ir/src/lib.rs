@@ -15,7 +15,7 @@ mod specialize;
 pub mod text;
 
 pub use dot::to_dot;
-pub use dtype::{DType, round_to};
+pub use dtype::{DType, fmax, fmin, round_to};
 pub use error::IrError;
 pub use fused::expand_fused;
 pub use graph::{Graph, Node, NodeId, Output};

@@ -61,11 +61,12 @@ pub(crate) struct Layout {
 
 impl Layout {
     /// Temps in `outside` get memory of their own (values that outlive the run, such as a training
-    /// step's updated params): they take no arena bytes.
+    /// step's updated params): they take no arena bytes; so do temps whose dtype `elem_bytes` gives no
+    /// arena size for.
     fn new(
         p: &Program,
         b: &Bindings,
-        elem_bytes: impl Fn(DType) -> usize,
+        elem_bytes: impl Fn(DType) -> Option<usize>,
         outside: &[usize],
     ) -> Result<Layout, RunError> {
         let mut shapes = Vec::with_capacity(p.buffers.len());
@@ -77,13 +78,16 @@ impl Layout {
             };
             // Empty temps get one element of their own too: a kernel may read element 0 of an empty buffer,
             // and that read must not touch bytes another thread writes.
-            let own = if outside.contains(&i) { 0 } else { shape.iter().product::<usize>().max(1) };
-            bytes.push(own * elem_bytes(buf.dtype));
+            let size = elem_bytes(buf.dtype);
+            let own = if outside.contains(&i) || size.is_none() { 0 } else { shape.iter().product::<usize>().max(1) };
+            bytes.push(own * size.unwrap_or(0));
             shapes.push(shape);
         }
         let mut plan = plan_memory(p, |i| bytes[i]);
-        for &i in outside {
-            plan.offsets[i] = None;
+        for (i, buf) in p.buffers.iter().enumerate() {
+            if outside.contains(&i) || elem_bytes(buf.dtype).is_none() {
+                plan.offsets[i] = None;
+            }
         }
         Ok(Layout { plan, shapes, bytes })
     }
@@ -125,13 +129,13 @@ pub(crate) struct LayoutCache {
 const CACHED_LAYOUTS: usize = 32;
 
 impl LayoutCache {
-    /// The layout for bindings `b`, elements taking `elem_bytes` bytes (fixed per cache: it belongs to one
-    /// executable and its backend).
+    /// The layout for bindings `b`, elements taking `elem_bytes` bytes, `None` for dtypes outside the
+    /// arena (fixed per cache: it belongs to one executable and its backend).
     pub(crate) fn get(
         &self,
         p: &Program,
         b: &Bindings,
-        elem_bytes: impl Fn(DType) -> usize,
+        elem_bytes: impl Fn(DType) -> Option<usize>,
     ) -> Result<Arc<Layout>, RunError> {
         let mut key: Key = b.iter().map(|(k, v)| (k.clone(), *v)).collect();
         key.sort_unstable();

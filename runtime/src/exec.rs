@@ -100,6 +100,11 @@ pub trait KernelBackend {
     fn elem_bytes(&self, dtype: DType) -> usize {
         dtype.size_bytes()
     }
+    /// Whether temps of `dtype` share the run's arena; the others get buffers of their own, allocated at
+    /// their first launch (the wgpu backend's native f16 temps, which its word arena cannot hold).
+    fn in_arena(&self, _dtype: DType) -> bool {
+        true
+    }
     /// Moves a host buffer's elements into backend memory.
     fn upload(&self, host: HostBuffer) -> Result<Self::Buffer, RunError>;
     /// Zeroed memory for `max(numel, 1)` elements of `dtype`.
@@ -664,7 +669,7 @@ impl<B: KernelBackend> Executable<B> {
 
     /// The arena layout for bindings `b`, in the backend's element sizes.
     fn layout(&self, b: &Bindings) -> Result<Arc<Layout>, RunError> {
-        self.layouts.get(&self.program, b, |d| self.backend.elem_bytes(d))
+        self.layouts.get(&self.program, b, |d| self.backend.in_arena(d).then(|| self.backend.elem_bytes(d)))
     }
 
     /// Launches every kernel in order, allocating temps outside the arena on first use; with `free`, each

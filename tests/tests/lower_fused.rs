@@ -126,7 +126,7 @@ fn chunked_linear_attention_on_every_backend() {
         compare_on(irc_runtime::EvalBackend, &h, &inputs, &params, &LowerOptions::gpu(256))
             .unwrap_or_else(|e| panic!("{name}, GPU schedule: {e}"));
         for k in lower_with(&h, &LowerOptions::gpu(256)).unwrap().kernels {
-            compile_wgsl(&k, &BindingPlan::per_arg(&k)).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+            compile_wgsl(&k, &BindingPlan::per_arg(&k, false)).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         }
         if let Some(backend) = wgpu() {
             let opts = irc_runtime::KernelBackend::lower_options(&backend);
@@ -159,7 +159,7 @@ fn fused_kernels_are_valid_wgsl_and_run_on_wgpu() {
     for (g, _) in &all {
         let p = lower_with(g, &LowerOptions::gpu(256)).unwrap();
         for k in p.kernels.iter().filter(|k| k.name.contains("attention") || k.name.contains("monarch")) {
-            compile_wgsl(k, &BindingPlan::per_arg(k)).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+            compile_wgsl(k, &BindingPlan::per_arg(k, false)).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         }
     }
     let Some(backend) = wgpu() else { return };

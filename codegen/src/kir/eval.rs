@@ -573,10 +573,8 @@ impl Eval<'_, '_, '_> {
                     BinOp::Mul => x * y,
                     BinOp::Div => x / y,
                     BinOp::Rem => x % y,
-                    BinOp::Max if x.is_nan() || y.is_nan() => f64::NAN,
-                    BinOp::Min if x.is_nan() || y.is_nan() => f64::NAN,
-                    BinOp::Max => x.max(y),
-                    BinOp::Min => x.min(y),
+                    BinOp::Max => irc_ir::fmax(x, y),
+                    BinOp::Min => irc_ir::fmin(x, y),
                     BinOp::Pow => x.powf(y),
                     _ => unreachable!("comparisons are handled above"),
                 };

@@ -43,7 +43,14 @@ struct Emitter<'a> {
 }
 
 pub(super) fn emit_kernel(k: &Kernel, plan: &BindingPlan) -> Result<String, WgslError> {
-    if plan.arg_slot.len() != k.buffers.len() || plan.arg_slot.iter().any(|&s| s >= plan.writable.len()) {
+    let fits = plan.arg_slot.len() == k.buffers.len()
+        && plan.half.len() == plan.writable.len()
+        && plan
+            .arg_slot
+            .iter()
+            .zip(&k.buffers)
+            .all(|(&s, b)| s < plan.writable.len() && (!plan.half[s] || b.dtype == DType::F16));
+    if !fits {
         return Err(WgslError::Invalid { kernel: k.name.clone(), msg: "binding plan does not fit the kernel".into() });
     }
     for b in &k.buffers {
@@ -68,15 +75,19 @@ impl Emitter<'_> {
 
     fn header(&mut self) {
         let k = self.k;
+        if self.plan.half.contains(&true) {
+            let _ = writeln!(self.out, "enable f16;");
+        }
         let _ = writeln!(self.out, "// kernel {}", k.name);
         for (i, b) in k.buffers.iter().enumerate() {
             let _ = writeln!(self.out, "// arg {i}: {} {} in binding s{}", b.name, b.dtype, self.plan.arg_slot[i]);
         }
         let _ = writeln!(self.out, "\nstruct Uniforms {{ u: array<vec4<i32>, {}> }}", self.uniforms.entries() / 4);
         let _ = writeln!(self.out, "@group(0) @binding(0) var<uniform> params: Uniforms;");
-        for (s, &w) in self.plan.writable.iter().enumerate() {
+        for (s, (&w, &half)) in self.plan.writable.iter().zip(&self.plan.half).enumerate() {
             let access = if w { "read_write" } else { "read" };
-            let _ = writeln!(self.out, "@group(0) @binding({}) var<storage, {access}> s{s}: array<u32>;", s + 1);
+            let elem = if half { "f16" } else { "u32" };
+            let _ = writeln!(self.out, "@group(0) @binding({}) var<storage, {access}> s{s}: array<{elem}>;", s + 1);
         }
         for (i, a) in k.shared.iter().enumerate() {
             // Workgroup memory holds bools as u32, like storage.
@@ -221,6 +232,9 @@ impl Emitter<'_> {
             Stmt::Store { buf, index, value } => {
                 let arg = self.k.buffers.get(*buf).ok_or_else(|| self.invalid(format!("store to buffer {buf}")))?;
                 let word = match repr(&self.k.name, arg.dtype)? {
+                    // The value is an f16 value held in f32 (every f16 result is rounded), so the
+                    // conversion is exact.
+                    _ if self.half(*buf) => format!("f16({})", self.expr(value)?),
                     Repr::F32 => format!("bitcast<u32>({})", self.expr(value)?),
                     Repr::I32 => format!("bitcast<u32>({})", self.expr(value)?),
                     Repr::Bool => format!("select(0u, 1u, {})", self.expr(value)?),
@@ -232,7 +246,12 @@ impl Emitter<'_> {
         Ok(())
     }
 
-    /// The storage word of element `index` of buffer argument `buf`.
+    /// Whether buffer argument `buf` lives in an `array<f16>` binding.
+    fn half(&self, buf: usize) -> bool {
+        self.plan.half[self.plan.arg_slot[buf]]
+    }
+
+    /// The storage element of element `index` of buffer argument `buf`: a word, or an f16.
     fn address(&self, buf: usize, index: &Expr) -> Result<String, WgslError> {
         let slot = self.plan.arg_slot[buf];
         let offset = self.uniform(self.uniforms.offset_entry(buf));
@@ -253,6 +272,7 @@ impl Emitter<'_> {
                 let t = self.dtype_of(e)?;
                 let word = self.address(*buf, index)?;
                 match repr(&self.k.name, t)? {
+                    _ if self.half(*buf) => format!("f32({word})"),
                     Repr::F32 => format!("bitcast<f32>({word})"),
                     Repr::I32 => format!("bitcast<i32>({word})"),
                     Repr::Bool => format!("({word} != 0u)"),
@@ -359,7 +379,8 @@ fn binary(op: BinOp, r: Repr, a: &str, b: &str) -> Option<String> {
 fn constant(kernel: &str, value: f64, dtype: DType) -> Result<String, WgslError> {
     Ok(match repr(kernel, dtype)? {
         Repr::F32 => {
-            let v = value as f32;
+            // An f16 or bf16 constant is that format's value (the evaluator rounds it when it is stored).
+            let v = irc_ir::round_to(dtype, value) as f32;
             if v.is_normal() || v == 0.0 {
                 let text = format!("{v:?}");
                 let text = if text.contains(['.', 'e']) { text } else { format!("{text}.0") };

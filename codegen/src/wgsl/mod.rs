@@ -4,8 +4,10 @@
 //! Device data model (see docs/WGPU.md): every element is one 32-bit word. f32 is f32; f16 and bf16 are
 //! f32 words holding values rounded to their format (kernels compute them in f32 anyway); i32 and i64 are
 //! i32 (WGSL has no i64: index arithmetic runs in i32, and the runtime checks sizes and integer data fit);
-//! bool is a u32 0 or 1. f64 is rejected. Every storage binding is an `array<u32>` read through
-//! `bitcast`, so one binding can hold buffers of several dtypes at word offsets (the executor's arena).
+//! bool is a u32 0 or 1. f64 is rejected. Storage bindings are `array<u32>` read through `bitcast`, so
+//! one binding can hold buffers of several dtypes at word offsets (the executor's arena). With the
+//! `shader-f16` feature, f16 buffers instead live in bindings of their own, `array<f16>` (two bytes per
+//! element): loads widen to f32, stores narrow values already rounded to f16, so results are the same.
 //!
 //! Which binding each buffer argument reads, and at which word offset, is a [`BindingPlan`]: the runtime
 //! picks it per launch from the device buffers the arguments live in, and the offsets arrive in the
@@ -45,14 +47,19 @@ pub struct BindingPlan {
     pub arg_slot: Vec<usize>,
     /// For each storage binding, whether the kernel writes it.
     pub writable: Vec<bool>,
+    /// For each storage binding, whether it holds native f16 elements (`array<f16>`, which needs the
+    /// `shader-f16` feature) instead of 32-bit words. Only f16 arguments may live in such a binding.
+    pub half: Vec<bool>,
 }
 
 impl BindingPlan {
-    /// One binding per argument, writable where the kernel writes (what `--dump-kernels` shows).
-    pub fn per_arg(k: &Kernel) -> BindingPlan {
+    /// One binding per argument, writable where the kernel writes (what `--dump-kernels` shows); with
+    /// `native_f16`, f16 arguments as `array<f16>`.
+    pub fn per_arg(k: &Kernel, native_f16: bool) -> BindingPlan {
         BindingPlan {
             arg_slot: (0..k.buffers.len()).collect(),
             writable: k.buffers.iter().map(|b| b.access == Access::Write).collect(),
+            half: k.buffers.iter().map(|b| native_f16 && b.dtype == DType::F16).collect(),
         }
     }
 }

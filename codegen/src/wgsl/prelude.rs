@@ -17,13 +17,17 @@ fn irc_fne(a: f32, b: f32) -> bool {
   return irc_isnan(a) || irc_isnan(b) || a != b;
 }
 
+// WGSL leaves the sign of max(-0, +0) open; the kernel IR orders -0 below +0: equal operands differ
+// only in the sign of a zero, and the bitwise and (or) of the two picks +0 (-0).
 fn irc_fmax(a: f32, b: f32) -> f32 {
   if (irc_isnan(a) || irc_isnan(b)) { return irc_nan(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) & bitcast<u32>(b)); }
   return max(a, b);
 }
 
 fn irc_fmin(a: f32, b: f32) -> f32 {
   if (irc_isnan(a) || irc_isnan(b)) { return irc_nan(); }
+  if (a == b) { return bitcast<f32>(bitcast<u32>(a) | bitcast<u32>(b)); }
   return min(a, b);
 }
 

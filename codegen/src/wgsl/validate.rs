@@ -15,7 +15,8 @@ pub fn validate_wgsl(kernel: &str, source: &str) -> Result<(), WgslError> {
         diagnostic: e.emit_to_string(source),
         excerpt: excerpt(source, e.location(source).map(|l| l.line_number)),
     })?;
-    let mut validator = Validator::new(ValidationFlags::all(), Capabilities::default());
+    // f16 storage and arithmetic only appear in shaders compiled for devices with `shader-f16`.
+    let mut validator = Validator::new(ValidationFlags::all(), Capabilities::default() | Capabilities::SHADER_FLOAT16);
     validator.validate(&module).map_err(|e| WgslError::Naga {
         kernel: kernel.into(),
         diagnostic: e.emit_to_string(source),

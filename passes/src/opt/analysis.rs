@@ -88,16 +88,13 @@ fn fold_unary(op: UnaryOp, v: f64) -> f64 {
 }
 
 fn fold_binary(op: BinaryOp, a: f64, b: f64) -> f64 {
-    let nan = a.is_nan() || b.is_nan();
     match op {
         BinaryOp::Add => a + b,
         BinaryOp::Sub => a - b,
         BinaryOp::Mul => a * b,
         BinaryOp::Div => a / b,
-        BinaryOp::Max if nan => f64::NAN,
-        BinaryOp::Max => a.max(b),
-        BinaryOp::Min if nan => f64::NAN,
-        BinaryOp::Min => a.min(b),
+        BinaryOp::Max => irc_ir::fmax(a, b),
+        BinaryOp::Min => irc_ir::fmin(a, b),
         BinaryOp::Pow => a.powf(b),
         BinaryOp::Lt => f64::from(u8::from(a < b)),
         BinaryOp::Le => f64::from(u8::from(a <= b)),

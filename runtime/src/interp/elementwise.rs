@@ -20,13 +20,13 @@ pub(super) fn from_int(dtype: DType, x: i64) -> f64 {
     }
 }
 
-/// NaN-propagating max and min, as numpy's `maximum`/`minimum` (f64's own `max` drops NaN).
+/// NaN-propagating max and min with -0 below +0 ([`irc_ir::fmax`]; f64's own `max` drops NaN).
 pub(super) fn max_nan(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
+    irc_ir::fmax(a, b)
 }
 
 fn min_nan(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
+    irc_ir::fmin(a, b)
 }
 
 fn map(x: &Tensor, dtype: DType, f: impl Fn(f64) -> f64) -> Tensor {

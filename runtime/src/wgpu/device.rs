@@ -11,6 +11,9 @@ pub struct WgpuOptions {
     pub no_adapter: bool,
     /// Storage buffers a shader may bind, below the device's limit (tests of argument packing).
     pub max_storage_buffers: Option<u32>,
+    /// Hold f16 tensors in 32-bit words even where the adapter has `shader-f16` (the layout every
+    /// adapter supports; also `IRC_WGPU_NO_F16=1`).
+    pub word_f16: bool,
 }
 
 /// The WebGPU default: the most storage buffers per stage any conforming device supports.
@@ -22,6 +25,8 @@ pub(super) struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// f16 tensors are native f16 on the device (`shader-f16`), two bytes per element.
+    pub native_f16: bool,
     /// Storage bindings per shader: the device limit, at most [`PORTABLE_STORAGE_BUFFERS`] unless the
     /// options say otherwise.
     pub storage_buffers: u32,
@@ -42,9 +47,12 @@ impl Gpu {
         }))
         .map_err(|e| WgpuError::NoAdapter(e.to_string()))?;
         let limits = adapter.limits();
+        let word_f16 = opts.word_f16 || std::env::var("IRC_WGPU_NO_F16").is_ok_and(|v| !v.is_empty() && v != "0");
+        let native_f16 = !word_f16 && adapter.features().contains(wgpu::Features::SHADER_F16);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("irc"),
             required_limits: limits.clone(),
+            required_features: if native_f16 { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() },
             ..Default::default()
         }))
         .map_err(|e| WgpuError::Device(e.to_string()))?;
@@ -59,7 +67,7 @@ impl Gpu {
             .unwrap_or(PORTABLE_STORAGE_BUFFERS)
             .min(limits.max_storage_buffers_per_shader_stage)
             .max(2);
-        Ok(Gpu { device, queue, info: adapter.get_info(), limits, storage_buffers, errors })
+        Ok(Gpu { device, queue, info: adapter.get_info(), limits, native_f16, storage_buffers, errors })
     }
 
     /// The error wgpu reported since the last check, if any.

@@ -20,6 +20,13 @@ pub(super) struct Pipeline {
     layout: wgpu::BindGroupLayout,
 }
 
+/// One storage binding of a launch: its data, whether the kernel writes it, whether it holds native f16.
+struct Slot<'a> {
+    source: Source<'a>,
+    writable: bool,
+    half: bool,
+}
+
 /// Where one storage binding's data comes from.
 enum Source<'a> {
     Buffer(&'a wgpu::Buffer),
@@ -61,33 +68,37 @@ impl WgpuBackend {
         }
         uniforms[layout.total_entry()] = total as i32;
 
-        // Bind each device buffer once; pack read-only buffers past the limit into one.
+        // Bind each device buffer once; pack read-only word buffers past the limit into one.
         let mut slot_of: HashMap<u64, usize> = HashMap::new();
-        let mut slots: Vec<(Source, bool)> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
         let mut arg_slot = Vec::with_capacity(args.len());
         for (a, decl) in args.iter().zip(&kernel.buffers) {
             let s = *slot_of.entry(a.mem.id).or_insert_with(|| {
-                slots.push((Source::Buffer(&a.mem.buffer), false));
+                slots.push(Slot { source: Source::Buffer(&a.mem.buffer), writable: false, half: a.mem.half });
                 slots.len() - 1
             });
-            slots[s].1 |= decl.access == Access::Write;
+            slots[s].writable |= decl.access == Access::Write;
             arg_slot.push(s);
         }
         let max = self.gpu.storage_buffers as usize;
-        let mut offsets: Vec<usize> = args.iter().map(|a| a.offset / WORD).collect();
+        // Offsets in elements of the argument's binding.
+        let mut offsets: Vec<usize> = args.iter().map(|a| a.offset / a.mem.elem_bytes()).collect();
         let mut packed: Vec<(usize, usize, usize)> = Vec::new(); // (arg, source word offset, words)
         if slots.len() > max {
-            let writable = slots.iter().filter(|s| s.1).count();
-            if writable >= max {
+            // Written buffers and native f16 ones stay bound; the pack holds words.
+            let fixed = slots.iter().filter(|s| s.writable || s.half).count();
+            if fixed >= max {
                 return Err(limit(format!(
-                    "kernel `{name}` writes {writable} buffers; the device binds at most {max} storage buffers"
+                    "kernel `{name}` writes or reads as f16 {fixed} buffers; the device binds at most {max} storage \
+                     buffers"
                 )));
             }
-            // Keep the writable slots and the first read-only ones; the rest go into the pack (slot `max - 1`).
+            // Keep those and the first other ones; the rest go into the pack (slot `max - 1`).
             let mut keep = vec![false; slots.len()];
-            let mut room = max - 1 - writable;
-            for (s, (_, w)) in slots.iter().enumerate() {
-                keep[s] = *w
+            let mut room = max - 1 - fixed;
+            for (s, slot) in slots.iter().enumerate() {
+                keep[s] = slot.writable
+                    || slot.half
                     || (room > 0 && {
                         room -= 1;
                         true
@@ -102,7 +113,7 @@ impl WgpuBackend {
                 }
             }
             let pack_slot = kept.len();
-            kept.push((Source::Pack, false));
+            kept.push(Slot { source: Source::Pack, writable: false, half: false });
             let mut pack_words = 0;
             for (i, s) in arg_slot.iter_mut().enumerate() {
                 if keep[*s] {
@@ -122,7 +133,11 @@ impl WgpuBackend {
             to_i32(end, || format!("kernel `{name}`: the end of argument `{}`", kernel.buffers[i].name))?;
             uniforms[layout.offset_entry(i)] = o as i32;
         }
-        let plan = BindingPlan { arg_slot, writable: slots.iter().map(|s| s.1).collect() };
+        let plan = BindingPlan {
+            arg_slot,
+            writable: slots.iter().map(|s| s.writable).collect(),
+            half: slots.iter().map(|s| s.half).collect(),
+        };
         let pipeline = self.pipeline(compiled, kernel, &plan)?;
 
         let groups = match kernel.lanes {
@@ -155,7 +170,7 @@ impl WgpuBackend {
             None
         } else {
             let words = packed.iter().map(|p| p.2).sum::<usize>();
-            let pack = self.buffer(words)?;
+            let pack = self.buffer(words, false)?;
             let mut at = 0;
             for &(i, from, words) in &packed {
                 let bytes = (words * WORD) as u64;
@@ -165,9 +180,9 @@ impl WgpuBackend {
             Some(pack)
         };
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
-        for (s, (source, _)) in slots.iter().enumerate() {
-            let buffer = match source {
-                Source::Buffer(b) => *b,
+        for (s, slot) in slots.iter().enumerate() {
+            let buffer = match slot.source {
+                Source::Buffer(b) => b,
                 Source::Pack => &pack.as_ref().expect("a pack slot has a pack").buffer,
             };
             entries.push(wgpu::BindGroupEntry { binding: s as u32 + 1, resource: buffer.as_entire_binding() });

@@ -19,7 +19,7 @@ use thiserror::Error;
 
 pub use device::{PORTABLE_STORAGE_BUFFERS, WgpuOptions};
 
-use crate::exec::{Arg, HostBuffer, KernelBackend};
+use crate::exec::{Arg, HostBuffer, KernelBackend, tensor_of};
 use crate::{RunError, Tensor};
 use device::Gpu;
 use launch::Pipeline;
@@ -27,8 +27,10 @@ use launch::Pipeline;
 /// Lanes per block the GPU schedule uses at most: the WebGPU default workgroup limit.
 pub const MAX_LANES: u32 = 256;
 
-/// Every device element is one 32-bit word.
+/// Every device element is one 32-bit word, except native f16 ones.
 const WORD: usize = 4;
+/// A native f16 element (`shader-f16`).
+const HALF: usize = 2;
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum WgpuError {
@@ -79,7 +81,15 @@ const MAX_PENDING_LAUNCHES: usize = 256;
 pub struct WgpuBuffer {
     id: u64,
     buffer: wgpu::Buffer,
-    words: usize,
+    /// Elements: 32-bit words, or with `half` native f16 values.
+    len: usize,
+    half: bool,
+}
+
+impl WgpuBuffer {
+    fn elem_bytes(&self) -> usize {
+        if self.half { HALF } else { WORD }
+    }
 }
 
 /// A kernel compiled for this backend: its shader under the one-binding-per-argument plan (validated at
@@ -116,15 +126,27 @@ impl WgpuBackend {
         1 << max.ilog2()
     }
 
+    /// Whether f16 tensors live on the device as native f16 (the adapter has `shader-f16`, and
+    /// [`WgpuOptions::word_f16`] did not turn it off).
+    pub fn native_f16(&self) -> bool {
+        self.gpu.native_f16
+    }
+
+    /// Whether `dtype` is held as native f16 on this device.
+    fn half(&self, dtype: DType) -> bool {
+        self.gpu.native_f16 && dtype == DType::F16
+    }
+
     /// Pipelines compiled so far (distinct WGSL texts).
     pub fn cached_pipelines(&self) -> usize {
         self.pipelines.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
-    /// A zero-filled storage buffer of `words` words (at least one).
-    fn buffer(&self, words: usize) -> Result<WgpuBuffer, WgpuError> {
-        let words = words.max(1);
-        let bytes = (words * WORD) as u64;
+    /// A zero-filled storage buffer of `len` elements (at least one), words or with `half` native f16
+    /// values (its bytes rounded up to whole words, as copies move whole words).
+    fn buffer(&self, len: usize, half: bool) -> Result<WgpuBuffer, WgpuError> {
+        let len = len.max(1);
+        let bytes = (len * if half { HALF } else { WORD }).next_multiple_of(WORD) as u64;
         let max = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
         if bytes > max {
             return Err(WgpuError::Limit(format!("a buffer of {bytes} bytes exceeds the device's {max}")));
@@ -135,7 +157,7 @@ impl WgpuBackend {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(WgpuBuffer { id: self.next_id.fetch_add(1, Ordering::Relaxed), buffer, words })
+        Ok(WgpuBuffer { id: self.next_id.fetch_add(1, Ordering::Relaxed), buffer, len, half })
     }
 
     /// Submits the recorded launches.
@@ -147,10 +169,11 @@ impl WgpuBackend {
         pending.launches = 0;
     }
 
-    /// Reads `words` words at word `offset` of `buf` after all recorded work.
-    fn read_words(&self, buf: &WgpuBuffer, offset: usize, words: usize) -> Result<Vec<u32>, WgpuError> {
+    /// Reads `bytes` bytes at byte `offset` of `buf` after all recorded work (both multiples of a word, or
+    /// the buffer's rounded-up end).
+    fn read_bytes(&self, buf: &WgpuBuffer, offset: usize, bytes: usize) -> Result<Vec<u8>, WgpuError> {
         self.flush();
-        let bytes = (words.max(1) * WORD) as u64;
+        let bytes = bytes.max(1).next_multiple_of(WORD) as u64;
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("irc download"),
             size: bytes,
@@ -158,9 +181,7 @@ impl WgpuBackend {
             mapped_at_creation: false,
         });
         let mut encoder = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
-        if words > 0 {
-            encoder.copy_buffer_to_buffer(&buf.buffer, (offset * WORD) as u64, &staging, 0, bytes);
-        }
+        encoder.copy_buffer_to_buffer(&buf.buffer, offset as u64, &staging, 0, bytes);
         self.gpu.queue.submit([encoder.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
@@ -170,7 +191,7 @@ impl WgpuBackend {
         self.gpu.take_error()?;
         rx.recv().map_err(|e| WgpuError::Device(e.to_string()))?.map_err(|e| WgpuError::Device(e.to_string()))?;
         let view = staging.slice(..).get_mapped_range().map_err(|e| WgpuError::Device(e.to_string()))?;
-        let out = bytemuck::cast_slice::<u8, u32>(&view)[..words].to_vec();
+        let out = view.to_vec();
         drop(view);
         staging.unmap();
         Ok(out)
@@ -189,7 +210,7 @@ impl KernelBackend for WgpuBackend {
                 format!("kernel `{}` has {} lanes; workgroups hold at most {}", kernel.name, l.count, self.max_lanes());
             return Err(WgpuError::Limit(msg).into());
         }
-        let wgsl = compile_wgsl(kernel, &BindingPlan::per_arg(kernel)).map_err(WgpuError::from)?;
+        let wgsl = compile_wgsl(kernel, &BindingPlan::per_arg(kernel, self.native_f16())).map_err(WgpuError::from)?;
         Ok(WgpuKernel { wgsl, variants: Mutex::default() })
     }
 
@@ -199,13 +220,26 @@ impl KernelBackend for WgpuBackend {
         LowerOptions::gpu(self.max_lanes())
     }
 
-    fn elem_bytes(&self, _: DType) -> usize {
-        WORD
+    fn elem_bytes(&self, dtype: DType) -> usize {
+        if self.half(dtype) { HALF } else { WORD }
+    }
+
+    /// The arena is one binding of words: native f16 temps get buffers of their own.
+    fn in_arena(&self, dtype: DType) -> bool {
+        !self.half(dtype)
     }
 
     fn upload(&self, host: HostBuffer) -> Result<WgpuBuffer, RunError> {
+        if self.half(host.dtype) {
+            // The host holds f16 as little-endian f16 bits already, as does the device.
+            let mut bytes = host.bytes().to_vec();
+            bytes.resize(bytes.len().max(1).next_multiple_of(WORD), 0);
+            let buf = self.buffer(host.numel(), true)?;
+            self.gpu.queue.write_buffer(&buf.buffer, 0, &bytes);
+            return Ok(buf);
+        }
         let words = convert::to_words(&host)?;
-        let buf = self.buffer(words.len())?;
+        let buf = self.buffer(words.len(), false)?;
         self.gpu.queue.write_buffer(&buf.buffer, 0, bytemuck::cast_slice(&words));
         Ok(buf)
     }
@@ -214,19 +248,24 @@ impl KernelBackend for WgpuBackend {
         if !supports(dtype) {
             return Err(WgpuError::Unsupported(format!("{dtype} tensors")).into());
         }
-        Ok(self.buffer(numel)?)
+        Ok(self.buffer(numel, self.half(dtype))?)
     }
 
     fn alloc_arena(&self, bytes: usize) -> Result<WgpuBuffer, RunError> {
-        Ok(self.buffer(bytes.div_ceil(WORD))?)
+        Ok(self.buffer(bytes.div_ceil(WORD), false)?)
     }
 
     fn download(&self, buf: &WgpuBuffer, offset: usize, dtype: DType, shape: &[usize]) -> Result<Tensor, RunError> {
         let n: usize = shape.iter().product();
-        if offset / WORD + n > buf.words {
-            return Err(WgpuError::Device(format!("download of {n} elements past the end of a buffer")).into());
+        let size = buf.elem_bytes();
+        if offset / size + n > buf.len || buf.half != self.half(dtype) {
+            return Err(WgpuError::Device(format!("download of {n} {dtype} elements past the end of a buffer")).into());
         }
-        let words = self.read_words(buf, offset / WORD, n)?;
+        let bytes = self.read_bytes(buf, offset, n * size)?;
+        if buf.half {
+            return Ok(tensor_of(dtype, shape, &bytes[..n * HALF]));
+        }
+        let words: Vec<u32> = bytes.chunks_exact(WORD).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])).collect();
         Ok(convert::from_words(dtype, shape, &words))
     }
 
