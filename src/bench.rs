@@ -37,7 +37,8 @@ struct Row {
     /// Kernel count and planned intermediate bytes, for backends that compile.
     compiled: Option<(usize, usize)>,
     compile_s: f64,
-    median_s: f64,
+    /// The median run's seconds, or with `--min` the fastest run's.
+    time_s: f64,
     /// With `--profile`: each launch.
     launches: Vec<Launch>,
 }
@@ -73,7 +74,8 @@ fn profile(
         .collect())
 }
 
-fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool, with_profile: bool) -> Result<Row> {
+fn measure(w: &Workload, args: &BenchArgs) -> Result<Row> {
+    let (backend, runs, opt) = (args.backend, args.runs.max(1), !args.no_opt);
     let err = |e: irc_runtime::RunError| CliError::Run(format!("{}: {e}", w.name));
     let t = Instant::now();
     let (graph, _) = crate::opt::maybe_optimize(&w.graph, opt, &Default::default())?;
@@ -94,8 +96,9 @@ fn measure(w: &Workload, backend: BackendKind, runs: usize, opt: bool, with_prof
     };
     let compiled =
         engine.program().map(|p| (p.launches.len(), irc_codegen::plan_program(p, &Default::default()).arena_bytes));
-    let launches = if with_profile { profile(&engine, &inputs, &params, runs).map_err(err)? } else { Vec::new() };
-    Ok(Row { compiled, compile_s: compile, median_s: median(times), launches })
+    let launches = if args.profile { profile(&engine, &inputs, &params, runs).map_err(err)? } else { Vec::new() };
+    let time_s = if args.min { times.iter().copied().fold(f64::INFINITY, f64::min) } else { median(times) };
+    Ok(Row { compiled, compile_s: compile, time_s, launches })
 }
 
 /// A model file or `zoo:NAME` as a one-workload suite, specialized to the `--dim` sizes (8 for the
@@ -136,10 +139,11 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         _ => (copy_bandwidth(), format!("{} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))),
     };
     println!(
-        "suite {} on {} ({on}); copy roofline {:.1} GB/s; median of {} runs",
+        "suite {} on {} ({on}); copy roofline {:.1} GB/s; {} of {} runs",
         args.suite,
         args.backend,
         bw / 1e9,
+        if args.min { "fastest" } else { "median" },
         args.runs
     );
     let wide = workloads.iter().map(|w| w.name.len()).max().unwrap_or(0).max(8);
@@ -148,8 +152,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "workload", "kernels", "temps MB", "compile ms", "time ms", "floor ms", "% floor", "GB/s", "GFLOP/s"
     );
     for w in &workloads {
-        let Row { compiled, compile_s: compile, median_s: t, launches } =
-            measure(w, args.backend, args.runs.max(1), !args.no_opt, args.profile)?;
+        let Row { compiled, compile_s: compile, time_s: t, launches } = measure(w, args)?;
         let floor = w.min_bytes as f64 / bw;
         let show = |f: &dyn Fn((usize, usize)) -> String| compiled.map_or("-".to_string(), f);
         println!(

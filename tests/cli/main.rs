@@ -230,7 +230,9 @@ fn compile_dumps_ptx_with_its_launch_contract() {
 #[test]
 fn bench_prints_a_row_per_workload() {
     let out = ok(&["bench", "cpu-small", "--runs", "1"]);
-    assert!(out.contains("copy roofline"), "{out}");
+    assert!(out.contains("copy roofline") && out.contains("median of 1 runs"), "{out}");
+    let fastest = ok(&["bench", "cpu-small", "--runs", "2", "--min"]);
+    assert!(fastest.contains("fastest of 2 runs") && fastest.lines().any(|l| l.starts_with("matmul")), "{fastest}");
     for w in ["silu(x*w+b)", "softmax rows", "layer_norm rows", "matmul", "gpt-block forward"] {
         assert!(out.lines().any(|l| l.starts_with(w)), "{out}");
     }
