@@ -9,4 +9,5 @@ pub mod ops;
 pub mod patterns;
 pub mod random;
 pub mod selftest;
+pub mod special;
 pub mod training;

@@ -9,6 +9,7 @@
 //! - `zoo/MODEL`: every zoo model's forward pass at small settings (and `zoo-default/MODEL` at its default
 //!   settings, unless `--quick`);
 //! - `random/KIND/SEED`: seeded random graphs in f32, and in f64 (exact) where the backend holds f64;
+//! - `special/values`: signed zeros, f16 extremes and subnormals, infinities and NaN ([`crate::special`]);
 //! - `train/gpt-tiny`: a few AdamW steps of a small GPT against the interpreter's (losses and params).
 
 use std::cell::{Cell, RefCell};
@@ -236,6 +237,7 @@ impl Suite<'_> {
             }
         }
         self.random_graphs(backend, caps);
+        self.case("special/values", None, || crate::special::special_values(backend.clone()));
     }
 
     /// Seeded random graphs: in f32 (as every device backend computes), and widened to f64, where the

@@ -165,6 +165,46 @@ fn a_contiguous_row_output_vectorizes_along_the_rows() {
     }
 }
 
+/// A nested loop that gathers across the grid row but cannot vectorize on its own (two accumulators:
+/// a sum and a sum of squares) keeps the grid row vectorized, rows as lanes, each summed in order.
+#[test]
+fn rows_that_do_not_vectorize_alone_stay_lanes_of_the_grid() {
+    let mut b = Builder::new("two_sums");
+    let (rows, cols) = (b.size("rows"), b.size("cols"));
+    let x = b.input("x", DType::F32);
+    let out = b.output("out", DType::F32);
+    let squares = b.output("squares", DType::F32);
+    let i = b.grid("i", rows);
+    let k = b.var("k", DType::I64);
+    let (s, q) = (b.var("s", DType::F32), b.var("q", DType::F32));
+    let xk = Expr::load(x, add(mul(var(i), cols.clone()), var(k)));
+    b.k.body = vec![
+        Stmt::Let { var: s, value: Expr::constant(0.0, DType::F32) },
+        Stmt::Let { var: q, value: Expr::constant(0.0, DType::F32) },
+        Stmt::Loop {
+            var: k,
+            extent: cols,
+            body: vec![
+                Stmt::Assign { var: s, value: bin(BinOp::Add, var(s), xk.clone()) },
+                Stmt::Assign { var: q, value: bin(BinOp::Add, var(q), mul(xk.clone(), xk)) },
+            ],
+        },
+        store(out, var(i), var(s)),
+        store(squares, var(i), var(q)),
+    ];
+    let k = b.k;
+    assert_eq!(compile_kernel_with(&k, ON).unwrap().simd_loops(), 1);
+    let (rows, n) = (9, 37);
+    let x: Vec<f32> = mixed(rows * n, 13).iter().map(|v| v / 3.0).collect();
+    let bufs = [Data::F32(x.clone()), Data::zeros(DType::F32, rows), Data::zeros(DType::F32, rows)];
+    let got = run_with(&k, &bufs, &[rows as i64, n as i64], ON);
+    for r in 0..rows {
+        let row = &x[r * n..(r + 1) * n];
+        assert_eq!(got[1].f32()[r].to_bits(), row.iter().fold(0.0f32, |a, &t| a + t).to_bits(), "row {r}");
+        assert_eq!(got[2].f32()[r].to_bits(), row.iter().fold(0.0f32, |a, &t| a + t * t).to_bits(), "row {r}");
+    }
+}
+
 #[test]
 fn sums_of_mixed_signs_stay_within_the_bound() {
     for &n in &LENGTHS {

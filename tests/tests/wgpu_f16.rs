@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use irc_check::ops::Runner;
-use irc_runtime::{Executable, KernelBackend, RunError, WgpuBackend, WgpuError, WgpuOptions};
+use irc_runtime::{Executable, KernelBackend, WgpuBackend, WgpuOptions};
 use lower_common::ops::op_tests;
-use lower_common::{check_on, check_special_values, sizes, wgpu};
+use lower_common::{check_on, check_special_values, reject_f64_on_wgpu, sizes, wgpu};
 
 /// A backend that keeps f16 in 32-bit words, shared by the tests of this binary.
 fn words() -> Option<WgpuBackend> {
@@ -43,13 +43,7 @@ fn check_words(g: &irc_ir::Graph, sizes: &HashMap<String, usize>, seed: u64) {
 }
 
 fn reject(g: &irc_ir::Graph) {
-    match Executable::compile(g, words().expect("adapter")) {
-        Err(RunError::Wgpu(WgpuError::Codegen(e))) => {
-            assert!(e.to_string().contains("not supported by the wgpu backend: f64"), "{e}")
-        }
-        Err(e) => panic!("f64 graph: unexpected error {e}"),
-        Ok(_) => panic!("f64 graph compiled for wgpu:\n{}", irc_ir::print(g)),
-    }
+    reject_f64_on_wgpu(words().expect("adapter"), g);
 }
 
 op_tests!(words().map(|_| Runner { check: &check_words, f64: false, wide_ints: false, reject: &reject }));

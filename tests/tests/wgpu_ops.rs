@@ -5,22 +5,15 @@
 mod lower_common;
 
 use irc_check::ops::Runner;
-use irc_runtime::{Executable, RunError, WgpuError};
 use lower_common::ops::op_tests;
-use lower_common::{check_on, wgpu};
+use lower_common::{check_on, reject_f64_on_wgpu, wgpu};
 
 fn check(g: &irc_ir::Graph, sizes: &std::collections::HashMap<String, usize>, seed: u64) {
     check_on(wgpu().expect("the runner exists only with an adapter"), g, sizes, seed);
 }
 
 fn reject(g: &irc_ir::Graph) {
-    match Executable::compile(g, wgpu().expect("adapter")) {
-        Err(RunError::Wgpu(WgpuError::Codegen(e))) => {
-            assert!(e.to_string().contains("not supported by the wgpu backend: f64"), "{e}")
-        }
-        Err(e) => panic!("f64 graph: unexpected error {e}"),
-        Ok(_) => panic!("f64 graph compiled for wgpu:\n{}", irc_ir::print(g)),
-    }
+    reject_f64_on_wgpu(wgpu().expect("adapter"), g);
 }
 
 op_tests!(wgpu().map(|_| Runner { check: &check, f64: false, wide_ints: false, reject: &reject }));

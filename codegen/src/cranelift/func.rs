@@ -328,7 +328,7 @@ impl Tx<'_, '_> {
         {
             lo = self.reduce_loop(var, lo, hi, &r);
             self.simd_loops += 1;
-        } else if self.options.simd && simd::eligible(self.k, var, body) {
+        } else if self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate) {
             let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);
             lo = self.simd_loop(var, lo, hi, body, 1);

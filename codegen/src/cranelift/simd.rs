@@ -36,10 +36,10 @@ use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, constant_difference, stride};
 
 const LANES: u8 = 4;
 
-/// Whether `for var { body }` gets an f32x4 main part (see the module docs).
-pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt]) -> bool {
-    let mut scan =
-        Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
+/// Whether `for var { body }` gets an f32x4 main part (see the module docs); `reassociate` says whether
+/// reductions vectorize (`reduction`).
+pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt], reassociate: bool) -> bool {
+    let mut scan = Scan::new(k, var, reassociate);
     let ok = scan.stmts(body)
         && !scan.stores.is_empty()
         && scan.loads.iter().all(|(buf, index)| {
@@ -94,8 +94,7 @@ pub(super) fn reduction<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Opti
         (t, Expr::Var(a)) if a == acc => t,
         _ => return None,
     };
-    let mut scan =
-        Scan { k, var, locals: HashSet::new(), used: HashSet::new(), loads: Vec::new(), stores: HashMap::new() };
+    let mut scan = Scan::new(k, var, false);
     let ok = lets.iter().all(|s| matches!(s, Stmt::Let { .. } | Stmt::Store { .. }))
         && scan.stmts(lets)
         && scan.stores.values().flatten().all(|index| scan.stride(index) == Some(1))
@@ -114,6 +113,7 @@ pub(super) fn reduction<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Opti
 struct Scan<'k> {
     k: &'k Kernel,
     var: VarId,
+    reassociate: bool,
     locals: HashSet<VarId>,
     used: HashSet<VarId>,
     loads: Vec<(usize, &'k Expr)>,
@@ -123,6 +123,17 @@ struct Scan<'k> {
 }
 
 impl<'k> Scan<'k> {
+    fn new(k: &'k Kernel, var: VarId, reassociate: bool) -> Scan<'k> {
+        let (locals, used, loads, stores) = (HashSet::new(), HashSet::new(), Vec::new(), HashMap::new());
+        Scan { k, var, reassociate, locals, used, loads, stores }
+    }
+
+    /// Whether the nested loop `for inner { body }` vectorizes on its own.
+    fn vectorizes(&self, inner: VarId, body: &[Stmt]) -> bool {
+        (self.reassociate && reduction(self.k, inner, body).is_some())
+            || eligible(self.k, inner, body, self.reassociate)
+    }
+
     fn stride(&self, e: &Expr) -> Option<i64> {
         stride(self.var, &|u| self.locals.contains(&u), e)
     }
@@ -146,16 +157,17 @@ impl<'k> Scan<'k> {
             // Inside a nested loop a strided store would run at every step (a row kernel vectorized
             // across rows gathers its loads too): only contiguous ones. A load that gathers across
             // `var` but walks the nested loop's variable contiguously (a row reduction) leaves the
-            // nested loop to vectorize on its own, four contiguous elements per load instead of four
-            // scalar loads per step.
+            // nested loop to vectorize on its own, where it does: four contiguous elements per load
+            // instead of four scalar loads per step.
             Stmt::Loop { var: inner, extent, body } => {
                 let before = self.loads.len();
                 let ok = self.stride(extent) == Some(0) && self.stmts(body) && self.contiguous_stores(body);
                 let locals = &self.locals;
-                ok && self.loads[before..].iter().all(|(_, index)| {
-                    matches!(self.stride(index), Some(0 | 1))
-                        || stride(*inner, &|u| locals.contains(&u), index) != Some(1)
-                })
+                let walks_a_row = self.loads[before..].iter().any(|(_, index)| {
+                    !matches!(self.stride(index), Some(0 | 1))
+                        && stride(*inner, &|u| locals.contains(&u), index) == Some(1)
+                });
+                ok && !(walks_a_row && self.vectorizes(*inner, body))
             }
             Stmt::If { .. } | Stmt::SharedStore { .. } | Stmt::Barrier => false,
         })

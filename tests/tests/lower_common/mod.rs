@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use irc_codegen::LowerOptions;
 use irc_ir::Graph;
-use irc_runtime::{EvalBackend, Executable, KernelBackend, Tensor, WgpuBackend, interpret};
+use irc_runtime::{EvalBackend, Executable, KernelBackend, RunError, WgpuBackend, WgpuError};
 
 pub use irc_check::compare::*;
 
@@ -70,64 +70,23 @@ pub fn wgpu() -> Option<WgpuBackend> {
     }
 }
 
-/// Equal values with equal signs, or both NaN.
-fn same(a: f64, b: f64) -> bool {
-    a == b && a.is_sign_negative() == b.is_sign_negative() || a.is_nan() && b.is_nan()
-}
-
-/// Zeros of both signs, the f16 extremes, subnormals, infinities and NaN through arithmetic, `max`/`min`
-/// of zeros of both signs (-0 is below +0), casts and an overflow to infinity, in f16 and f32: `backend`
-/// gives the interpreter's values, signs of zeros included (NaN payloads aside).
+/// Panics unless `backend` gives the interpreter's values on special floats
+/// ([`irc_check::special::special_values`]).
 #[track_caller]
 pub fn check_special_values<B: KernelBackend + Clone + std::fmt::Debug>(backend: B) {
-    let g = irc_ir::parse(
-        "graph special {
-         %0 = input \"x\" : f16[12]
-         %1 = neg %0 : f16[12]
-         %2 = add %0, %0 : f16[12]
-         %3 = mul %0, %0 : f16[12]
-         %4 = cast %0 dtype=f32 : f32[12]
-         %5 = max %0, %1 : f16[12]
-         %6 = min %1, %0 : f16[12]
-         %7 = abs %0 : f16[12]
-         %8 = cast %4 dtype=f16 : f16[12]
-         %9 = neg %4 : f32[12]
-         %10 = max %9, %4 : f32[12]
-         %11 = min %4, %9 : f32[12]
-         output \"neg\" = %1
-         output \"twice\" = %2
-         output \"square\" = %3
-         output \"wide\" = %4
-         output \"max\" = %5
-         output \"min\" = %6
-         output \"abs\" = %7
-         output \"back\" = %8
-         output \"max32\" = %10
-         output \"min32\" = %11
-         }",
-    )
-    .unwrap();
-    let values = vec![
-        0.0,
-        -0.0,
-        1.0,
-        -2.5,
-        65504.0,
-        -65504.0,
-        5.960464477539063e-8,
-        6.103515625e-5,
-        1e-4,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-    ];
-    let inputs = HashMap::from([("x".to_string(), Tensor::new(irc_ir::DType::F16, vec![12], values))]);
-    let want = interpret(&g, &inputs, &HashMap::new()).unwrap();
-    let got = Executable::compile(&g, backend.clone()).unwrap().run(&inputs, &HashMap::new()).unwrap();
-    for ((w, o), out) in want.iter().zip(&got).zip(g.outputs()) {
-        assert_eq!(w.dtype, o.dtype);
-        for (i, (&a, &b)) in w.data.iter().zip(&o.data).enumerate() {
-            assert!(same(a, b), "{}[{i}] on {backend:?}: {b} vs the interpreter's {a}", out.name);
+    if let Err(e) = irc_check::special::special_values(backend) {
+        panic!("{e}");
+    }
+}
+
+/// Asserts that `g` (which computes in f64) fails to compile for `backend` with its clear error.
+#[track_caller]
+pub fn reject_f64_on_wgpu(backend: WgpuBackend, g: &Graph) {
+    match Executable::compile(g, backend) {
+        Err(RunError::Wgpu(WgpuError::Codegen(e))) => {
+            assert!(e.to_string().contains("not supported by the wgpu backend: f64"), "{e}")
         }
+        Err(e) => panic!("f64 graph: unexpected error {e}"),
+        Ok(_) => panic!("f64 graph compiled for wgpu:\n{}", irc_ir::print(g)),
     }
 }
