@@ -1,6 +1,7 @@
 //! irc runtime: host tensors, the reference interpreter, file formats (npy, safetensors), backends.
 
 mod arena;
+mod backend;
 mod cpu;
 pub mod cuda;
 mod data;
@@ -15,6 +16,7 @@ mod tensor;
 mod train;
 pub mod wgpu;
 
+pub use backend::{Arg, BufView, EvalBackend, HostBackend, HostBuffer, HostMemory, KernelBackend};
 pub use cpu::{CpuBackend, MIN_WORK_PER_THREAD};
 pub use cuda::{CudaBackend, CudaError, CudaOptions};
 pub use data::{
@@ -22,9 +24,7 @@ pub use data::{
     unigram_entropy,
 };
 pub use engine::{BackendKind, Engine, Interpreted};
-pub use exec::{
-    Allocation, Arg, BufView, EvalBackend, Executable, HostBackend, HostBuffer, HostMemory, KernelBackend, median,
-};
+pub use exec::{Allocation, Executable, median};
 pub use formats::FormatError;
 pub use formats::npy::{npy_from_bytes, npy_to_bytes, read_npy, write_npy};
 pub use formats::weights::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};

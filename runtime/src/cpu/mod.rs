@@ -14,7 +14,7 @@ use irc_codegen::cranelift::{CodegenError, CompileOptions, CompiledKernel, compi
 use irc_codegen::kir::Kernel;
 
 use crate::RunError;
-use crate::exec::{BufView, HostBackend};
+use crate::backend::{BufView, HostBackend};
 
 /// Estimated work units (see `cost.rs`; about 0.05 ns each) a thread must get for spawning it to pay.
 /// Measured on the 2-core development VM: a scoped spawn and join costs about 50 µs, and a second thread

@@ -7,7 +7,8 @@ use irc_codegen::kir::{Access, BinOp, BufferArg, Expr, Kernel, Stmt};
 use irc_ir::{DType, UnaryOp};
 
 use super::{CpuBackend, chunks, row_chunks};
-use crate::exec::{EvalBackend, Executable, HostBackend, HostBuffer};
+use crate::backend::{EvalBackend, HostBackend, HostBuffer};
+use crate::exec::Executable;
 use crate::{Rng, Tensor, init_params, random_inputs};
 
 fn buffer(k: &mut Kernel, name: &str, dtype: DType, access: Access) -> usize {

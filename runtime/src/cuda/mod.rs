@@ -25,7 +25,7 @@ use thiserror::Error;
 
 pub use device::{CudaOptions, target_for};
 
-use crate::exec::{Arg, HostBuffer, KernelBackend, tensor_of};
+use crate::backend::{Arg, HostBuffer, KernelBackend, tensor_of};
 use crate::{RunError, Tensor};
 use device::Device;
 use module::{Function, Module};

@@ -12,7 +12,7 @@ use irc_codegen::kir::{Access, Kernel};
 use irc_codegen::wgsl::{BindingPlan, UniformLayout, compile_wgsl};
 
 use super::{MAX_PENDING_LAUNCHES, WORD, WgpuBackend, WgpuBuffer, WgpuError, WgpuKernel};
-use crate::exec::Arg;
+use crate::backend::Arg;
 
 /// A compute pipeline and the layout of its one bind group.
 pub(super) struct Pipeline {

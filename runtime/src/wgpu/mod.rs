@@ -19,7 +19,7 @@ use thiserror::Error;
 
 pub use device::{PORTABLE_STORAGE_BUFFERS, WgpuOptions};
 
-use crate::exec::{Arg, HostBuffer, KernelBackend, tensor_of};
+use crate::backend::{Arg, HostBuffer, KernelBackend, tensor_of};
 use crate::{RunError, Tensor};
 use device::Gpu;
 use launch::Pipeline;
