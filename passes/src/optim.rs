@@ -4,7 +4,8 @@
 //! The step graph takes the model's inputs plus two f32 scalars, [`LR_INPUT`] (the learning rate of this
 //! step, from a host-side schedule) and [`STEP_INPUT`] (the 1-based step number, for Adam's bias
 //! correction). Params and optimizer state are graph params; for each of them the graph outputs its next
-//! value under [`next_name`], and it outputs the loss. A runtime keeps params and state resident and swaps
+//! value under [`next_name`], and it outputs the loss. Updates and optimizer state of f16 and bf16
+//! params are f32. A runtime keeps params and state resident and swaps
 //! in the next values after each call.
 
 use irc_ir::{BinaryOp, DType, Graph, NodeId, Op, ReduceOp, Shape, TensorType, UnaryOp};
@@ -92,7 +93,15 @@ pub fn build_train_step(
 
     let mut next = vec![("loss".to_string(), loss_node)];
     let mut state = Vec::new();
-    for (((name, ty), &p), &grad) in params.iter().zip(&param_nodes).zip(&grads) {
+    for (((name, param_ty), &param), &grad) in params.iter().zip(&param_nodes).zip(&grads) {
+        // Half-precision params update in f32, with f32 optimizer state: in f16, g² and Adam's eps (1e-8)
+        // flush to zero and the first step divides by zero.
+        let ty = &match param_ty.dtype {
+            DType::F16 | DType::BF16 => TensorType::new(DType::F32, param_ty.shape.clone()),
+            _ => param_ty.clone(),
+        };
+        let p = e.cast(param, ty.dtype)?;
+        let grad = e.cast(grad, ty.dtype)?;
         let lr = broadcast(&mut e, lr, ty)?;
         let g = match scale {
             Some(s) => {
@@ -142,6 +151,7 @@ pub fn build_train_step(
                 (e.binary(BinaryOp::Sub, p, delta)?, vec![m, v])
             }
         };
+        let new_p = e.cast(new_p, param_ty.dtype)?;
         next.push((next_name(name), new_p));
         for (slot, value) in opt.slots().iter().zip(new_slots) {
             next.push((next_name(&state_name(slot, name)), value));

@@ -242,3 +242,37 @@ fn updated_params_take_no_arena_bytes() {
     let w2 = exe.resident_param("w").unwrap().unwrap();
     assert_eq!(w2.data[5], w0.data[5] - xs.data[5]);
 }
+
+/// Half-precision params keep their dtype, but the update and the optimizer state are f32 (in f16, g² and
+/// Adam's eps flush to zero and the first update divides by zero): a small f16 GPT trains on one batch.
+#[test]
+fn half_precision_params_update_in_f32() {
+    use irc_passes::{build_train_step, next_name, state_name};
+    use irc_runtime::{Corpus, Split};
+    let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let config = [kv("loss", "true"), kv("d", "16"), kv("heads", "2"), kv("layers", "1"), kv("dtype", "f16")];
+    let g = irc_frontends::build("gpt-tiny", &config).unwrap();
+    let step = build_train_step(&g, "loss", Optimizer::adamw(), Some(1.0)).unwrap();
+    let ty = |name: &str| step.graph.params().find(|(_, n, _)| *n == name).map(|(_, _, t)| t.dtype);
+    let output = |name: &str| {
+        let o = step.graph.outputs().iter().find(|o| o.name == name).unwrap();
+        step.graph.ty(o.node).dtype
+    };
+    for p in &step.params {
+        assert_eq!(ty(p), Some(DType::F16), "{p}");
+        assert_eq!(output(&next_name(p)), DType::F16, "{p}");
+        for slot in ["adamw.m", "adamw.v"] {
+            assert_eq!(ty(&state_name(slot, p)), Some(DType::F32), "{slot} of {p}");
+        }
+    }
+    let mut tr = Trainer::new(g, "loss", Optimizer::adamw(), Some(1.0), 0).unwrap();
+    let (tokens, targets) = Corpus::bundled().batch(Split::Train, 2, 8, 0, 1).unwrap();
+    let feed = HashMap::from([("tokens".to_string(), tokens), ("targets".to_string(), targets)]);
+    let first = tr.step(feed.clone(), 1e-2).unwrap();
+    let mut last = first;
+    for _ in 0..15 {
+        last = tr.step(feed.clone(), 1e-2).unwrap();
+        assert!(last.is_finite(), "loss {last}");
+    }
+    assert!(last < first - 0.5, "loss {first} -> {last}");
+}
