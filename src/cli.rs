@@ -267,6 +267,10 @@ pub struct BenchArgs {
     /// each): name, milliseconds, share of the workload, GB/s and GFLOP/s from the kernel's estimates.
     #[arg(long)]
     pub profile: bool,
+    /// Time a whole training step of the model (forward, backward and AdamW with clipping, as `irc train`
+    /// runs it) instead of its forward pass; zoo models get `loss=true`.
+    #[arg(long)]
+    pub train: bool,
     /// Report each workload's fastest run instead of the median: for comparing two builds on a
     /// shared machine, where other load only ever adds time (best with `taskset -c N` for one thread).
     #[arg(long)]

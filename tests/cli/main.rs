@@ -231,6 +231,25 @@ fn compile_dumps_ptx_with_its_launch_contract() {
 fn bench_prints_a_row_per_workload() {
     let out = ok(&["bench", "cpu-small", "--runs", "1"]);
     assert!(out.contains("copy roofline") && out.contains("median of 1 runs"), "{out}");
+    let step = ok(&[
+        "bench",
+        "zoo:gpt-tiny",
+        "-c",
+        "d=16",
+        "-c",
+        "heads=2",
+        "-c",
+        "layers=1",
+        "--dim",
+        "B=2",
+        "--dim",
+        "T=8",
+        "--runs",
+        "1",
+        "--train",
+    ]);
+    assert!(step.lines().any(|l| l.starts_with("zoo:gpt-tiny train step")), "{step}");
+    assert!(fails(&["bench", "zoo:monarch-ffn", "--train", "--runs", "1"]).contains("no scalar output `loss`"));
     let fastest = ok(&["bench", "cpu-small", "--runs", "2", "--min"]);
     assert!(fastest.contains("fastest of 2 runs") && fastest.lines().any(|l| l.starts_with("matmul")), "{fastest}");
     for w in ["silu(x*w+b)", "softmax rows", "layer_norm rows", "matmul", "gpt-block forward"] {

@@ -143,3 +143,28 @@ fn packed_b_operands() {
         check_all(&g, &[("B", rows)], rows as u64);
     }
 }
+
+/// Heads written packed into the output's last axis (`[B, H, T, D]` products permuted and reshaped to
+/// `[B, T, H·D]`, as attention does): the kernel reads its operands at `n / D` and `n % D`, so the CPU
+/// schedule splits `n` into `h` and `d` (`codegen/src/lower/split.rs`), and the results are unchanged.
+#[test]
+fn heads_packed_in_the_output_split_the_column_axis() {
+    let g = graph(
+        "%0 = input \"a\" : f32[B, 4, T, 8]
+         %1 = input \"b\" : f32[B, 4, 8, 16]
+         %2 = matmul %0, %1 : f32[B, 4, T, 16]
+         %3 = permute %2 perm=[0, 2, 1, 3] : f32[B, T, 4, 16]
+         %4 = reshape %3 shape=[B, T, 64] : f32[B, T, 64]
+         output \"y\" = %4",
+    );
+    let p = irc_codegen::lower(&g).unwrap();
+    let k = p.kernels.iter().find(|k| k.name.contains("matmul") && !k.name.ends_with("_pack")).unwrap();
+    let grid: Vec<&str> = k.grid.iter().map(|(v, _)| k.vars[v.0 as usize].name.as_str()).collect();
+    assert_eq!(grid.len(), 4, "{}", irc_codegen::kir::print_kernel(k));
+    assert!(grid[1].ends_with("_hi") && grid[3].ends_with("_lo"), "{grid:?}");
+    let compiled = irc_codegen::cranelift::compile_kernel(k).unwrap();
+    assert!(compiled.simd_loops() > 0);
+    for t in [1, 5, 17] {
+        check_all(&g, &[("B", 2), ("T", t)], t as u64);
+    }
+}
