@@ -168,3 +168,25 @@ fn heads_packed_in_the_output_split_the_column_axis() {
         check_all(&g, &[("B", 2), ("T", t)], t as u64);
     }
 }
+
+/// Heads packed into the rows of `A` (`[B, H, K, D]` permuted and reshaped to `[B, H·D, K]`, as in the
+/// gradient of a projection): the row axis `m` is read as `m / D` and `m % D`, and is split too, with
+/// the register tile on `d`.
+#[test]
+fn heads_packed_in_the_rows_split_the_row_axis() {
+    let g = graph(
+        "%0 = input \"a\" : f32[B, 4, K, 16]
+         %1 = permute %0 perm=[0, 1, 3, 2] : f32[B, 4, 16, K]
+         %2 = reshape %1 shape=[B, 64, K] : f32[B, 64, K]
+         %3 = input \"b\" : f32[B, K, 24]
+         %4 = matmul %2, %3 : f32[B, 64, 24]
+         output \"y\" = %4",
+    );
+    let p = irc_codegen::lower(&g).unwrap();
+    let k = p.kernels.iter().find(|k| k.name.contains("matmul") && !k.name.ends_with("_pack")).unwrap();
+    let text = irc_codegen::kir::print_kernel(k);
+    assert!(!text.contains(" / 16") && !text.contains(" % 16"), "{text}");
+    for (b, kk) in [(1, 3), (2, 9)] {
+        check_all(&g, &[("B", b), ("K", kk)], kk as u64);
+    }
+}

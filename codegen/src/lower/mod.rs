@@ -152,8 +152,7 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
         k.info.flops = Some(cost::flops(&k));
         match plan.kind {
             partition::Kind::Matmul if opts.lanes <= 1 => {
-                // Heads packed into the output's last axis: `h` before the row axis `m`.
-                split::split_grouped_axis(&mut k, 2);
+                split::split_matmul_axes(&mut k);
                 tile::contiguous_innermost(&mut k);
                 tile::tile_rows(&mut k);
                 if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {

@@ -1,9 +1,9 @@
 //! Splitting a grid axis that the kernel reads through `v / c` and `v % c` into two axes, `v = c·h + d`.
-//! Attention writes its heads packed into one output axis (`[B, T, H·D]`, column `h·D + d`), so the
-//! matmuls of its backward pass and the output projection index their operands by `n / D` and `n % D`:
-//! the CPU backend cannot prove such an index contiguous in `n` and loads lane by lane. After the split
-//! every index is affine in the new innermost axis `d`. Grid points are independent, so splitting and
-//! reordering axes changes no result.
+//! Attention writes its heads packed into one axis (`[B, T, H·D]`, column `h·D + d`), so the matmuls of
+//! its backward pass index their operands by `n / D` and `n % D` (a column axis: the CPU backend cannot
+//! prove such an index contiguous and loads lane by lane) or `m / D` and `m % D` (a row axis: a division
+//! and a remainder per row and step of `k`). After the split every index is affine in the new axes.
+//! Grid points are independent, so splitting and reordering axes changes no result.
 
 use std::collections::HashSet;
 
@@ -12,12 +12,11 @@ use irc_ir::DType;
 use super::index::{self as ix, as_const};
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
 
-/// Splits the innermost grid axis `v` of static extent `E` when every `/` and `%` of `v` is by one
-/// constant `c` (at least 4, dividing `E`, below `E`): `v` becomes `d` of extent `c`, innermost, and `h`
-/// of extent `E / c` goes `before` axes from the end (after the split), so that a matmul's row axis stays
-/// just before the innermost one for register tiling. Returns whether it split.
-pub(super) fn split_grouped_axis(k: &mut Kernel, before: usize) -> bool {
-    let Some((v, extent)) = k.grid.last().cloned() else { return false };
+/// Splits grid axis `pos` (`v`, of static extent `E`) when every `/` and `%` of `v` in the kernel is by
+/// one constant `c` (at least 4, dividing `E`, below `E`): `v` becomes `h` of extent `E / c` at `pos` and
+/// `d` of extent `c` after it. Returns whether it split.
+pub(super) fn split_grouped_axis(k: &mut Kernel, pos: usize) -> bool {
+    let Some((v, extent)) = k.grid.get(pos).cloned() else { return false };
     let Some(e) = as_const(&extent) else { return false };
     let mut divisors = HashSet::new();
     Stmt::visit_exprs(&k.body, &mut |x| {
@@ -37,11 +36,23 @@ pub(super) fn split_grouped_axis(k: &mut Kernel, before: usize) -> bool {
     for s in &mut k.body {
         rewrite_stmt(s, &mut |x| rewrite(x, v, c, h, d));
     }
-    k.grid.pop();
-    let at = k.grid.len().saturating_sub(before.saturating_sub(1));
-    k.grid.insert(at, (h, ix::c(e / c)));
-    k.grid.push((d, ix::c(c)));
+    k.grid.splice(pos..=pos, [(h, ix::c(e / c)), (d, ix::c(c))]);
     true
+}
+
+/// A matmul kernel's grid `[.., m, n]` on the CPU schedule: a split column axis `n` (heads packed into
+/// the output) puts its `h` before the row axis, so that `m` stays just before the innermost axis for
+/// register tiling; then a split row axis `m` (heads packed into the rows of `A`, as in the gradient of
+/// a projection) keeps `d` there.
+pub(super) fn split_matmul_axes(k: &mut Kernel) {
+    let n = k.grid.len();
+    if n >= 2 && split_grouped_axis(k, n - 1) {
+        k.grid.swap(n - 2, n - 1);
+    }
+    let n = k.grid.len();
+    if n >= 2 {
+        split_grouped_axis(k, n - 2);
+    }
 }
 
 /// `x` with `v / c` as `h`, `v % c` as `d` and any other `v` as `h·c + d`.
