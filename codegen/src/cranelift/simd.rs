@@ -19,8 +19,9 @@
 //! helper once per lane.
 //!
 //! The exception to lane-per-iteration: with `CompileOptions::reassociate`, a loop that only folds terms
-//! into an outer f32 accumulator by `+` or `max` (`reduction`) keeps eight partial accumulators and
-//! combines them at the end (`reduce_loop`), which reorders a sum (docs/CPU.md gives the bound).
+//! into an outer f32 accumulator by `+` or `max` (`reduction`) keeps eight partial accumulators (sixteen
+//! for a max) and combines them at the end (`reduce_loop`), which reorders a sum (docs/CPU.md gives the
+//! bound).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -315,7 +316,8 @@ impl Tx<'_, '_> {
     /// then the first vector alone while four remain (only that one, four partials, when the body
     /// computes a transcendental); then the partials are combined as
     /// `((p0 op p4) op (p2 op p6)) op ((p1 op p5) op (p3 op p7))` and `acc = acc op that`. Returns the
-    /// first index left for the scalar tail. Max is exact in any order; a sum is reassociated.
+    /// first index left for the scalar tail. Max is exact in any order; a sum is reassociated. A max
+    /// without a transcendental runs four vectors (sixteen partials) while sixteen terms remain first.
     pub(super) fn reduce_loop(&mut self, var: VarId, lo: Value, hi: Value, r: &Reduction) -> Value {
         // Identities: -0.0 + x == x for every x (including -0.0), and max(-inf, x) == x (NaN propagates).
         let identity = if r.op == BinOp::Add { -0.0 } else { f32::NEG_INFINITY };
