@@ -60,6 +60,19 @@ pub enum Engine {
     Cuda(Box<Executable<CudaBackend>>),
 }
 
+/// `$compiled` with `$exe` bound to the executable of whichever backend compiled the engine (they differ
+/// only in their type), or for the interpreter the arm `$reference => $value`.
+macro_rules! dispatch {
+    ($engine:expr, $exe:ident => $compiled:expr, $reference:pat => $value:expr $(,)?) => {
+        match $engine {
+            $reference => $value,
+            Engine::Cpu($exe) => $compiled,
+            Engine::Wgpu($exe) => $compiled,
+            Engine::Cuda($exe) => $compiled,
+        }
+    };
+}
+
 /// A graph for the reference interpreter, with resident params (host tensors).
 pub struct Interpreted {
     graph: Graph,
@@ -85,32 +98,28 @@ impl Engine {
         inputs: &HashMap<String, Tensor>,
         params: &HashMap<String, Tensor>,
     ) -> Result<Vec<Tensor>, RunError> {
-        match self {
-            Engine::Reference(r) if r.resident.is_empty() => interpret(&r.graph, inputs, params),
+        dispatch!(self, exe => exe.run(inputs, params),
             Engine::Reference(r) => {
+                if r.resident.is_empty() {
+                    return interpret(&r.graph, inputs, params);
+                }
                 let mut all = r.resident.clone();
                 all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
                 interpret(&r.graph, inputs, &all)
-            }
-            Engine::Cpu(exe) => exe.run(inputs, params),
-            Engine::Wgpu(exe) => exe.run(inputs, params),
-            Engine::Cuda(exe) => exe.run(inputs, params),
-        }
+            },
+        )
     }
 
     /// Keeps `params` resident (in backend memory) for later runs.
     pub fn set_params(&mut self, params: &HashMap<String, Tensor>) -> Result<(), RunError> {
-        match self {
+        dispatch!(self, exe => exe.try_set_params(params),
             Engine::Reference(r) => {
                 let declared = |name: &String| r.graph.params().any(|(_, n, _)| n == name);
                 let kept: Vec<_> = params.iter().filter(|(n, _)| declared(n)).collect();
                 r.resident.extend(kept.into_iter().map(|(k, v)| (k.clone(), v.clone())));
                 Ok(())
-            }
-            Engine::Cpu(exe) => exe.try_set_params(params),
-            Engine::Wgpu(exe) => exe.try_set_params(params),
-            Engine::Cuda(exe) => exe.try_set_params(params),
-        }
+            },
+        )
     }
 
     /// Runs on `inputs` with the resident params and makes each output named in `updates` (output name
@@ -120,7 +129,7 @@ impl Engine {
         inputs: &HashMap<String, Tensor>,
         updates: &HashMap<String, String>,
     ) -> Result<Vec<(String, Tensor)>, RunError> {
-        match self {
+        dispatch!(self, exe => exe.run_updating(inputs, updates),
             Engine::Reference(r) => {
                 let values = interpret(&r.graph, inputs, &r.resident)?;
                 let mut rest = Vec::new();
@@ -133,21 +142,13 @@ impl Engine {
                     }
                 }
                 Ok(rest)
-            }
-            Engine::Cpu(exe) => exe.run_updating(inputs, updates),
-            Engine::Wgpu(exe) => exe.run_updating(inputs, updates),
-            Engine::Cuda(exe) => exe.run_updating(inputs, updates),
-        }
+            },
+        )
     }
 
     /// The resident value of param `name`, copied to the host; `None` if it has none.
     pub fn param(&self, name: &str) -> Option<Result<Tensor, RunError>> {
-        match self {
-            Engine::Reference(r) => r.resident.get(name).cloned().map(Ok),
-            Engine::Cpu(exe) => exe.resident_param(name),
-            Engine::Wgpu(exe) => exe.resident_param(name),
-            Engine::Cuda(exe) => exe.resident_param(name),
-        }
+        dispatch!(self, exe => exe.resident_param(name), Engine::Reference(r) => r.resident.get(name).cloned().map(Ok))
     }
 
     /// Seconds each of `runs` passes over the compiled kernels takes after `warmup` (see
@@ -159,12 +160,7 @@ impl Engine {
         warmup: usize,
         runs: usize,
     ) -> Option<Result<Vec<f64>, RunError>> {
-        match self {
-            Engine::Reference(_) => None,
-            Engine::Cpu(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
-            Engine::Wgpu(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
-            Engine::Cuda(exe) => Some(exe.time_kernels(inputs, params, warmup, runs)),
-        }
+        dispatch!(self, exe => Some(exe.time_kernels(inputs, params, warmup, runs)), Engine::Reference(_) => None)
     }
 
     /// Each launch's median seconds (see [`Executable::profile_launches`]); `None` for the interpreter.
@@ -175,21 +171,11 @@ impl Engine {
         warmup: usize,
         runs: usize,
     ) -> Option<Result<Vec<f64>, RunError>> {
-        match self {
-            Engine::Reference(_) => None,
-            Engine::Cpu(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
-            Engine::Wgpu(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
-            Engine::Cuda(exe) => Some(exe.profile_launches(inputs, params, warmup, runs)),
-        }
+        dispatch!(self, exe => Some(exe.profile_launches(inputs, params, warmup, runs)), Engine::Reference(_) => None)
     }
 
     /// The kernels, for backends that compile.
     pub fn program(&self) -> Option<&Program> {
-        match self {
-            Engine::Reference(_) => None,
-            Engine::Cpu(exe) => Some(exe.program()),
-            Engine::Wgpu(exe) => Some(exe.program()),
-            Engine::Cuda(exe) => Some(exe.program()),
-        }
+        dispatch!(self, exe => Some(exe.program()), Engine::Reference(_) => None)
     }
 }
