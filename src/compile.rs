@@ -18,7 +18,7 @@ use crate::opt::maybe_optimize;
 /// The program in the target's schedule: serial for the CPU, blocks of lanes for PTX and WGSL.
 fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
     let base = match args.target {
-        Target::Cpu => LowerOptions::default(),
+        Target::Cpu => LowerOptions::cpu(irc_codegen::cranelift::CompileOptions::default()),
         Target::Ptx => LowerOptions::gpu(irc_runtime::cuda::MAX_LANES),
         Target::Wgsl => LowerOptions::gpu(irc_runtime::wgpu::MAX_LANES),
     };

@@ -9,8 +9,8 @@ use irc_codegen::cranelift::{CompileOptions, compile_kernel_with};
 use irc_codegen::kir::{Expr, Kernel, Stmt};
 use irc_ir::DType;
 
-const FUSED: CompileOptions = CompileOptions { simd: true, reassociate: false, contract: true };
-const FUSED_SCALAR: CompileOptions = CompileOptions { simd: false, reassociate: false, contract: true };
+const FUSED: CompileOptions = CompileOptions { simd: true, reassociate: false, contract: true, wide: false };
+const FUSED_SCALAR: CompileOptions = CompileOptions { simd: false, reassociate: false, contract: true, wide: false };
 
 fn host_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -68,7 +68,7 @@ fn dot_rows() -> Kernel {
 #[test]
 fn fused_reductions_stay_within_the_sum_bound() {
     let k = dot_rows();
-    let all = CompileOptions { simd: true, reassociate: true, contract: true };
+    let all = CompileOptions::default();
     assert!(compile_kernel_with(&k, all).unwrap().simd_loops() > 0);
     for cols in [1usize, 3, 7, 8, 9, 17, 33, 65, 1027] {
         let rows = 3;

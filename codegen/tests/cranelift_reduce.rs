@@ -8,7 +8,7 @@ use irc_codegen::cranelift::{CompileOptions, compile_kernel_with};
 use irc_codegen::kir::{BinOp, Expr, Kernel, Stmt, VarId};
 use irc_ir::{DType, UnaryOp};
 
-const ON: CompileOptions = CompileOptions { simd: true, reassociate: true, contract: false };
+const ON: CompileOptions = CompileOptions { simd: true, reassociate: true, contract: false, wide: false };
 const OFF: CompileOptions = CompileOptions::EXACT;
 const LENGTHS: [usize; 12] = [0, 1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 4096 + 3];
 

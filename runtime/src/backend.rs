@@ -154,6 +154,10 @@ impl<M> Copy for Arg<'_, M> {}
 pub trait HostBackend {
     type Compiled;
     fn compile(&self, kernel: &Kernel) -> Result<Self::Compiled, RunError>;
+    /// As [`KernelBackend::lower_options`].
+    fn lower_options(&self) -> LowerOptions {
+        LowerOptions::default()
+    }
     /// Runs every grid point of `kernel` on `args` (as [`KernelBackend::launch`]).
     ///
     /// # Safety
@@ -215,6 +219,10 @@ impl<H: HostBackend> KernelBackend for H {
 
     fn compile(&self, kernel: &Kernel) -> Result<H::Compiled, RunError> {
         HostBackend::compile(self, kernel)
+    }
+
+    fn lower_options(&self) -> LowerOptions {
+        HostBackend::lower_options(self)
     }
 
     fn upload(&self, host: HostBuffer) -> Result<HostMemory, RunError> {

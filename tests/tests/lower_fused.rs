@@ -75,7 +75,7 @@ fn monarch_cases() -> Vec<(Graph, HashMap<String, usize>)> {
 }
 
 fn schedules() -> [LowerOptions; 3] {
-    [LowerOptions::default(), LowerOptions { fuse: false, lanes: 1 }, LowerOptions::gpu(256)]
+    [LowerOptions::default(), LowerOptions { fuse: false, ..LowerOptions::default() }, LowerOptions::gpu(256)]
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! Scalar expressions: one kernel-IR expression tree to Cranelift values. Runs after `check`, so every
 //! index is in range and every op is valid for its dtype; nothing here can fail.
 
-use std::collections::HashMap;
-
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Type, Value, types};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
-use cranelift_module::{FuncId, Module};
+use cranelift_module::Module;
 use irc_ir::{DType, UnaryOp};
 
 use super::CompileOptions;
@@ -79,8 +77,10 @@ pub(super) struct Tx<'a, 'f> {
     pub bufs: Vec<Value>,
     /// Symbolic size `i`, loaded once in the entry block.
     pub sizes: Vec<Value>,
-    pub helper_ids: &'a HashMap<(Helper, bool), FuncId>,
+    pub imports: &'a super::func::Imports,
     pub simd_loops: usize,
+    /// Whether some loop calls the host's tile function (`wide.rs`).
+    pub calls_tile: bool,
     /// The variable of the innermost loop being emitted (see `load_flags`).
     pub innermost: Option<VarId>,
     /// Address bases hoisted out of the enclosing loops, innermost last (`addr.rs`).
@@ -227,7 +227,7 @@ impl Tx<'_, '_> {
     /// Calls the f32 (or, for f64 operands, the f64) version of `helper`.
     pub fn call(&mut self, helper: Helper, args: &[Value]) -> Value {
         let is_f64 = self.b.func.dfg.value_type(args[0]) == types::F64;
-        let id = self.helper_ids[&(helper, is_f64)];
+        let id = self.imports.helpers[&(helper, is_f64)];
         let func_ref = self.module.declare_func_in_func(id, self.b.func);
         let inst = self.b.ins().call(func_ref, args);
         self.b.inst_results(inst)[0]

@@ -4,6 +4,7 @@
 //! The kernel function walks its flattened range `start..end` one grid row at a time: it unravels the
 //! row's first index into the grid variables, then runs the innermost grid variable as an ordinary
 //! loop over the part of the row inside the range, so rows get the same loop code (and SIMD) as loops.
+//! A kernel with loops (matmul) walks segments instead: partial rows and whole rows in column blocks.
 
 use std::collections::HashMap;
 
@@ -15,19 +16,27 @@ use cranelift_module::{FuncId, Linkage, Module};
 
 use super::expr::{Tx, helper_signature, iconst, reg_type};
 use super::helpers::Helper;
-use super::{CompileOptions, simd};
+use super::microkernel::Microkernel;
+use super::{CompileOptions, simd, wide};
 use crate::kir::{Kernel, Stmt, VarId};
 
 /// Columns of the innermost grid dimension per block when a kernel walks its rows in column blocks
-/// (`blocked_rows`): 64 f32 columns of a 1024-deep `B` are 256 KiB, which stays in a 512 KiB L2 (when
+/// (`segments`): 64 f32 columns of a 1024-deep `B` are 256 KiB, which stays in a 512 KiB L2 (when
 /// `B`'s rows do not all map to the same cache sets: `lower/pack.rs`).
 const COL_BLOCK: i64 = 64;
 
-/// The imported helper functions, by (helper, is f64).
-pub(super) type HelperIds = HashMap<(Helper, bool), FuncId>;
+/// The functions generated code may call.
+pub(super) struct Imports {
+    /// The transcendental helpers, by (helper, is f64).
+    pub helpers: HashMap<(Helper, bool), FuncId>,
+    /// The host's matmul tile function (`wide.rs`), when the kernel may use it.
+    pub tile: Option<(Microkernel, FuncId)>,
+}
 
-/// Declares every helper as an import; the error is Cranelift's message.
-pub(super) fn declare_helpers(module: &mut JITModule) -> Result<HelperIds, String> {
+/// Declares every helper, and the host's tile function where `options` allow it, as imports; the
+/// error is Cranelift's message.
+pub(super) fn declare_imports(module: &mut JITModule, options: CompileOptions) -> Result<Imports, String> {
+    let tile = wide::declare(module, options.wide && options.simd && options.contract)?;
     let mut ids = HashMap::new();
     for &helper in Helper::ALL {
         let (f32_name, f64_name) = helper.names();
@@ -37,7 +46,7 @@ pub(super) fn declare_helpers(module: &mut JITModule) -> Result<HelperIds, Strin
             ids.insert((helper, is_f64), id);
         }
     }
-    Ok(ids)
+    Ok(Imports { helpers: ids, tile })
 }
 
 /// Per-function setup: the entry block, the kernel's variables, buffer addresses and sizes.
@@ -46,7 +55,7 @@ fn begin<'a, 'f>(
     func: &'f mut Function,
     fctx: &'f mut FunctionBuilderContext,
     k: &'a Kernel,
-    helper_ids: &'a HelperIds,
+    imports: &'a Imports,
     options: CompileOptions,
 ) -> (Tx<'a, 'f>, Vec<Value>) {
     let ptr = module.target_config().pointer_type();
@@ -65,8 +74,9 @@ fn begin<'a, 'f>(
         vars,
         bufs: Vec::new(),
         sizes: Vec::new(),
-        helper_ids,
+        imports,
         simd_loops: 0,
+        calls_tile: false,
         innermost: None,
         bases: Vec::new(),
         carried: Vec::new(),
@@ -88,16 +98,17 @@ fn finish(tx: Tx) {
     b.finalize(config);
 }
 
-/// Builds `kernel(args, sizes, start, end)`; returns the number of SIMD loops.
+/// Builds `kernel(args, sizes, start, end)`; returns the number of SIMD loops and whether it calls the
+/// host's tile function.
 pub(super) fn build_kernel(
     module: &mut JITModule,
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     k: &Kernel,
-    helper_ids: &HelperIds,
+    imports: &Imports,
     options: CompileOptions,
-) -> usize {
-    let (mut tx, params) = begin(module, func, fctx, k, helper_ids, options);
+) -> (usize, bool) {
+    let (mut tx, params) = begin(module, func, fctx, k, imports, options);
     let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
     let total = tx.grid_total(&extents);
     let zero = iconst(&mut tx.b, types::I64, 0);
@@ -115,9 +126,9 @@ pub(super) fn build_kernel(
     tx.b.ins().jump(done, &[]);
     tx.b.switch_to_block(done);
     tx.b.ins().return_(&[]);
-    let simd_loops = tx.simd_loops;
+    let counts = (tx.simd_loops, tx.calls_tile);
     finish(tx);
-    simd_loops
+    counts
 }
 
 /// Builds `grid_total(sizes) -> i64`.
@@ -126,9 +137,9 @@ pub(super) fn build_total(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     k: &Kernel,
-    helper_ids: &HelperIds,
+    imports: &Imports,
 ) {
-    let (mut tx, _) = begin(module, func, fctx, k, helper_ids, CompileOptions::SCALAR);
+    let (mut tx, _) = begin(module, func, fctx, k, imports, CompileOptions::SCALAR);
     let extents: Vec<Value> = k.grid.iter().map(|(_, e)| tx.expr(e)).collect();
     let total = tx.grid_total(&extents);
     tx.b.ins().return_(&[total]);
@@ -151,7 +162,7 @@ impl Tx<'_, '_> {
     }
 
     /// Runs flattened indices `start..end` (see the module docs): row by row, or, for a body with nested
-    /// loops (matmul), the whole rows in the range in column blocks.
+    /// loops (matmul), in segments (`segments`).
     fn grid_rows(
         &mut self,
         outer: &[(VarId, crate::kir::Expr)],
@@ -164,9 +175,24 @@ impl Tx<'_, '_> {
         if outer.is_empty() || !k.body.iter().any(|s| matches!(s, Stmt::Loop { .. })) {
             return self.walk_rows(outer, inner, extents, start, end);
         }
-        // Whole rows `first..last`; the partial rows before and after walk as usual. The code for a
-        // row segment is emitted twice: count its vector loops once.
+        self.segments(outer, inner, extents, start, end);
+    }
+
+    /// Runs `start..end` as segments of one grid row each, with one copy of the row code: the partial row
+    /// where the range starts, then the whole rows `first..last` in column blocks of `COL_BLOCK` (every
+    /// row's part of a block, then the next block: a matmul's grid points in one block read the same
+    /// columns of `B`, which then stay in cache across rows), then the partial row where it ends. Grid
+    /// points are independent, so any order computes the same values.
+    fn segments(
+        &mut self,
+        outer: &[(VarId, crate::kir::Expr)],
+        inner: VarId,
+        extents: &[Value],
+        start: Value,
+        end: Value,
+    ) {
         let width = extents[extents.len() - 1];
+        let zero = iconst(&mut self.b, types::I64, 0);
         let w_minus_1 = self.b.ins().iadd_imm_s(width, -1);
         let up = self.b.ins().iadd(start, w_minus_1);
         let first = self.b.ins().udiv(up, width);
@@ -175,49 +201,45 @@ impl Tx<'_, '_> {
         let head_end = self.b.ins().smin(first_at, end);
         let last_at = self.b.ins().imul(last, width);
         let tail_start = self.b.ins().smax(last_at, head_end);
-        // The head and the tail share one copy of the row walk: a loop over the two ranges.
-        let simd_before = self.simd_loops;
-        let part = self.b.declare_var(types::I64);
-        let (zero, two) = (iconst(&mut self.b, types::I64, 0), iconst(&mut self.b, types::I64, 2));
-        self.counted_loop(part, zero, two, 1, |tx| {
-            let p = tx.b.use_var(part);
-            let head = tx.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
-            let lo = tx.b.ins().select(head, start, tail_start);
-            let hi = tx.b.ins().select(head, head_end, end);
-            tx.walk_rows(outer, inner, extents, lo, hi);
-        });
-        let simd_one = self.simd_loops - simd_before;
-        self.blocked_rows(outer, inner, extents, first, last);
-        self.simd_loops = simd_before + simd_one;
-    }
-
-    /// Rows `first..last` (whole rows), `COL_BLOCK` columns of every row at a time: a matmul's grid
-    /// points in one column block read the same columns of `B`, which then stay in cache across rows.
-    /// Grid points are independent, so any order computes the same values.
-    fn blocked_rows(
-        &mut self,
-        outer: &[(VarId, crate::kir::Expr)],
-        inner: VarId,
-        extents: &[Value],
-        first: Value,
-        last: Value,
-    ) {
-        let width = extents[extents.len() - 1];
-        let zero = iconst(&mut self.b, types::I64, 0);
+        let rows = self.b.ins().isub(last, first);
+        let rows = self.b.ins().smax(rows, zero);
+        let one = iconst(&mut self.b, types::I64, 1);
+        let some_rows = self.b.ins().smax(rows, one);
         let up = self.b.ins().iadd_imm_s(width, COL_BLOCK - 1);
         let blocks = self.b.ins().udiv_imm_u(up, COL_BLOCK);
-        let (block, row) = (self.b.declare_var(types::I64), self.b.declare_var(types::I64));
+        let whole = self.b.ins().imul(blocks, rows);
+        let count = self.b.ins().iadd_imm_s(whole, 2);
+        let segment = self.b.declare_var(types::I64);
         let k = self.k;
-        self.counted_loop(block, zero, blocks, 1, |tx| {
-            let bi = tx.b.use_var(block);
-            let lo = tx.b.ins().imul_imm_u(bi, COL_BLOCK);
+        self.counted_loop(segment, zero, count, 1, |tx| {
+            let s = tx.b.use_var(segment);
+            // Segment 0 is the head, `count - 1` the tail (flat ranges within one row, maybe empty).
+            let is_head = tx.b.ins().icmp_imm_s(IntCC::Equal, s, 0);
+            let past = tx.b.ins().iadd_imm_s(whole, 1);
+            let is_tail = tx.b.ins().icmp(IntCC::Equal, s, past);
+            let flat_lo = tx.b.ins().select(is_head, start, tail_start);
+            let flat_hi = tx.b.ins().select(is_head, head_end, end);
+            let flat_q = tx.b.ins().udiv(flat_lo, width);
+            let flat_row_at = tx.b.ins().imul(flat_q, width);
+            let flat_col_lo = tx.b.ins().isub(flat_lo, flat_row_at);
+            let flat_len = tx.b.ins().isub(flat_hi, flat_lo);
+            let flat_len = tx.b.ins().smax(flat_len, zero);
+            let flat_col_hi = tx.b.ins().iadd(flat_col_lo, flat_len);
+            // Whole-row segment `s - 1`: block `(s - 1) / rows`, row `first + (s - 1) % rows`.
+            let j = tx.b.ins().iadd_imm_s(s, -1);
+            let j = tx.b.ins().smax(j, zero);
+            let block = tx.b.ins().udiv(j, some_rows);
+            let within = tx.b.ins().urem(j, some_rows);
+            let q = tx.b.ins().iadd(first, within);
+            let lo = tx.b.ins().imul_imm_u(block, COL_BLOCK);
             let hi = tx.b.ins().iadd_imm_s(lo, COL_BLOCK);
             let hi = tx.b.ins().smin(hi, width);
-            tx.counted_loop(row, first, last, 1, |tx| {
-                let r = tx.b.use_var(row);
-                tx.set_outer(outer, extents, r);
-                tx.range_loop(inner, lo, hi, &k.body);
-            });
+            let flat = tx.b.ins().bor(is_head, is_tail);
+            let q = tx.b.ins().select(flat, flat_q, q);
+            let lo = tx.b.ins().select(flat, flat_col_lo, lo);
+            let hi = tx.b.ins().select(flat, flat_col_hi, hi);
+            tx.set_outer(outer, extents, q);
+            tx.range_loop(inner, lo, hi, &k.body);
         });
     }
 
@@ -329,6 +351,12 @@ impl Tx<'_, '_> {
             lo = self.reduce_loop(var, lo, hi, &r);
             self.simd_loops += 1;
         } else if self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate) {
+            if let Some(m) = self.wide_kernel()
+                && let Some(t) = wide::tile(self.k, var, body)
+            {
+                lo = self.wide_loop(var, lo, hi, &t, m);
+                self.calls_tile = true;
+            }
             let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);
             lo = self.simd_loop(var, lo, hi, body, 1);

@@ -14,7 +14,9 @@ mod func;
 mod half;
 mod helpers;
 mod math;
+pub mod microkernel;
 mod simd;
+mod wide;
 
 use std::sync::Mutex;
 
@@ -61,19 +63,23 @@ pub struct CompileOptions {
     /// once before the loop (two roundings instead of one). Results then differ from the evaluator's
     /// round-after-every-op ones within f32 tolerance, so bit-exact comparisons turn this off.
     pub contract: bool,
+    /// With `simd` and `contract`, run the `k` loops of register-tiled matmuls through the host's
+    /// tile function in its widest vectors (AVX-512 or AVX2, `microkernel.rs`) where it has one; the
+    /// same bits as the f32x4 code. Off: Cranelift's f32x4 code only.
+    pub wide: bool,
 }
 
 impl CompileOptions {
     /// Vector code whose every result equals the evaluator's bit for bit (up to the inline
     /// transcendentals' 1 ulp): no reassociation, no contraction.
-    pub const EXACT: CompileOptions = CompileOptions { simd: true, reassociate: false, contract: false };
+    pub const EXACT: CompileOptions = CompileOptions { simd: true, reassociate: false, contract: false, wide: false };
     /// Scalar code only, exact.
-    pub const SCALAR: CompileOptions = CompileOptions { simd: false, reassociate: false, contract: false };
+    pub const SCALAR: CompileOptions = CompileOptions { simd: false, reassociate: false, contract: false, wide: false };
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { simd: true, reassociate: true, contract: true }
+        CompileOptions { simd: true, reassociate: true, contract: true, wide: true }
     }
 }
 
@@ -93,6 +99,7 @@ pub struct CompiledKernel {
     /// The machine code as Cranelift prints it after register allocation, when asked for.
     disasm: Option<String>,
     simd_loops: usize,
+    calls_tile: bool,
     /// Held (behind a mutex only to make the handle `Sync`) until drop frees the code.
     module: Option<Mutex<JITModule>>,
 }
@@ -122,6 +129,12 @@ impl CompiledKernel {
     /// How many loops were given an `f32x4` main part (vectorized reductions included).
     pub fn simd_loops(&self) -> usize {
         self.simd_loops
+    }
+
+    /// Whether a matmul loop of the kernel runs through the host's wide tile function
+    /// (`CompileOptions::wide`).
+    pub fn calls_tile(&self) -> bool {
+        self.calls_tile
     }
 
     /// The number of flattened grid indices for these sizes (`0` when an extent is not positive).
@@ -226,9 +239,9 @@ impl Jit {
         ]);
         let entry_id = jit.declare("kernel", &sig)?;
         jit.ctx.func = Function::with_name_signature(UserFuncName::user(0, entry_id.as_u32()), sig);
-        let helper_ids = func::declare_helpers(&mut jit.module).map_err(|e| jit.err(e))?;
-        let simd_loops =
-            func::build_kernel(&mut jit.module, &mut jit.ctx.func, &mut jit.fctx, kernel, &helper_ids, options);
+        let imports = func::declare_imports(&mut jit.module, options).map_err(|e| jit.err(e))?;
+        let (simd_loops, calls_tile) =
+            func::build_kernel(&mut jit.module, &mut jit.ctx.func, &mut jit.fctx, kernel, &imports, options);
         let mut clif = jit.ctx.func.display().to_string();
         jit.ctx.set_disasm(want_disasm);
         let disasm = jit.define(entry_id)?;
@@ -238,7 +251,7 @@ impl Jit {
         sig.returns.push(AbiParam::new(types::I64));
         let total_id = jit.declare("grid_total", &sig)?;
         jit.ctx.func = Function::with_name_signature(UserFuncName::user(0, total_id.as_u32()), sig);
-        func::build_total(&mut jit.module, &mut jit.ctx.func, &mut jit.fctx, kernel, &helper_ids);
+        func::build_total(&mut jit.module, &mut jit.ctx.func, &mut jit.fctx, kernel, &imports);
         clif.push('\n');
         clif.push_str(&jit.ctx.func.display().to_string());
         jit.define(total_id)?;
@@ -260,6 +273,7 @@ impl Jit {
             clif,
             disasm,
             simd_loops,
+            calls_tile,
             module: Some(Mutex::new(jit.module)),
         })
     }
@@ -277,6 +291,9 @@ impl Jit {
         let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
         for (name, ptr) in helpers::symbols() {
             builder.symbol(name, ptr);
+        }
+        for m in microkernel::all() {
+            builder.symbol(m.name, m.func as *const u8);
         }
         let module = JITModule::new(builder);
         let ctx = module.make_context();

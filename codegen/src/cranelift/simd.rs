@@ -35,7 +35,7 @@ use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, constant_difference, stride};
 
-const LANES: u8 = 4;
+pub(super) const LANES: u8 = 4;
 
 /// Whether `for var { body }` gets an f32x4 main part (see the module docs); `reassociate` says whether
 /// reductions vectorize (`reduction`).
@@ -156,13 +156,16 @@ impl<'k> Scan<'k> {
                     && self.value(value)
             }
             // Inside a nested loop a strided store would run at every step (a row kernel vectorized
-            // across rows gathers its loads too): only contiguous ones. A load that gathers across
+            // across rows gathers its loads too): only contiguous ones, unless the loop runs at most
+            // once (a partial matmul tile's row guard). A load that gathers across
             // `var` but walks the nested loop's variable contiguously (a row reduction) leaves the
             // nested loop to vectorize on its own, where it does: four contiguous elements per load
             // instead of four scalar loads per step.
             Stmt::Loop { var: inner, extent, body } => {
                 let before = self.loads.len();
-                let ok = self.stride(extent) == Some(0) && self.stmts(body) && self.contiguous_stores(body);
+                let ok = self.stride(extent) == Some(0)
+                    && self.stmts(body)
+                    && (at_most_once(extent) || self.contiguous_stores(body));
                 let locals = &self.locals;
                 let walks_a_row = self.loads[before..].iter().any(|(_, index)| {
                     !matches!(self.stride(index), Some(0 | 1))
@@ -244,6 +247,13 @@ impl<'k> Scan<'k> {
     }
 }
 
+/// Whether a loop of extent `e` runs at most once (`min(1, n)`: the guard of a partial matmul tile's row),
+/// so a strided store in it costs no more than outside it.
+fn at_most_once(e: &Expr) -> bool {
+    let one = |x: &Expr| matches!(x, Expr::Const { value, .. } if *value <= 1.0);
+    matches!(e, Expr::Binary { op: BinOp::Min, lhs, rhs } if one(lhs) || one(rhs)) || one(e)
+}
+
 /// Whether the root of `e` is computed with f32x4 instructions (its operands being f32 values too);
 /// other f32 values in a vector loop are computed lane by lane with scalar code.
 fn native(k: &Kernel, e: &Expr) -> bool {
@@ -275,13 +285,13 @@ fn mentions(e: &Expr, vars: &HashSet<VarId>) -> bool {
 
 /// The f32x4 variables of one vector loop, by kernel variable, one per group (ordered, so that the
 /// code after the loop, and the dumps, are the same from run to run).
-type Locals = BTreeMap<VarId, Vec<Variable>>;
+pub(super) type Locals = BTreeMap<VarId, Vec<Variable>>;
 
 /// One iteration of a vector loop: groups of four iterations of `var` starting at `base`.
-struct Lanes {
-    var: VarId,
-    base: Value,
-    groups: usize,
+pub(super) struct Lanes {
+    pub var: VarId,
+    pub base: Value,
+    pub groups: usize,
 }
 
 impl Tx<'_, '_> {
@@ -295,12 +305,7 @@ impl Tx<'_, '_> {
             let base = tx.b.use_var(v);
             let mut locals = Locals::new();
             tx.vector_stmts(&Lanes { var, base, groups }, &mut locals, body);
-            // A body variable visible after the loop holds the last iteration's value, as in scalar code.
-            for (u, slots) in locals {
-                let x = tx.b.use_var(slots[groups - 1]);
-                let last = tx.b.ins().extractlane(x, LANES - 1);
-                tx.b.def_var(tx.vars[u.0 as usize], last);
-            }
+            tx.last_lanes(locals, groups);
         };
         let step = LANES as i64 * groups as i64;
         if flat {
@@ -366,12 +371,7 @@ impl Tx<'_, '_> {
                     };
                     tx.b.def_var(p, sum);
                 }
-                // A let visible after the loop holds the last iteration's value, as in scalar code.
-                for (u, slots) in locals {
-                    let x = tx.b.use_var(slots[groups - 1]);
-                    let last = tx.b.ins().extractlane(x, LANES - 1);
-                    tx.b.def_var(tx.vars[u.0 as usize], last);
-                }
+                tx.last_lanes(locals, groups);
             });
             lo = self.b.use_var(v);
         }
@@ -394,6 +394,16 @@ impl Tx<'_, '_> {
         let new = self.reduce_op(r.op, old, all);
         self.b.def_var(acc, new);
         lo
+    }
+
+    /// After a vector step: a body variable visible after the loop holds the last iteration's value, as
+    /// in scalar code.
+    pub(super) fn last_lanes(&mut self, locals: Locals, groups: usize) {
+        for (u, slots) in locals {
+            let x = self.b.use_var(slots[groups - 1]);
+            let last = self.b.ins().extractlane(x, LANES - 1);
+            self.b.def_var(self.vars[u.0 as usize], last);
+        }
     }
 
     /// `max(acc, t)` in the loop of a max reduction, short of Cranelift's `fmax` (eight instructions
@@ -431,7 +441,7 @@ impl Tx<'_, '_> {
         self.b.def_var(self.vars[lanes.var.0 as usize], at);
     }
 
-    fn vector_stmts(&mut self, lanes: &Lanes, locals: &mut Locals, body: &[Stmt]) {
+    pub(super) fn vector_stmts(&mut self, lanes: &Lanes, locals: &mut Locals, body: &[Stmt]) {
         let var = lanes.var;
         for s in body {
             match s {

@@ -31,6 +31,23 @@ pub fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<
     }
 }
 
+/// `x` with `v / c` as `h`, `v % c` as `d` and any other `v` as `h·c + d`: `v = c·h + d` split into two
+/// variables (heads packed into one axis).
+pub fn split_var(x: &mut Expr, v: VarId, c: i64, h: VarId, d: VarId) {
+    match x {
+        Expr::Binary { op: op @ (BinOp::Div | BinOp::Rem), lhs, rhs }
+            if **lhs == Expr::Var(v) && constant(rhs) == Some(c) =>
+        {
+            *x = Expr::Var(if *op == BinOp::Div { h } else { d });
+        }
+        Expr::Var(u) if *u == v => {
+            let high = Expr::binary(BinOp::Mul, Expr::Var(h), Expr::index(c));
+            *x = Expr::binary(BinOp::Add, high, Expr::Var(d));
+        }
+        _ => x.for_each_child_mut(|y| split_var(y, v, c, h, d)),
+    }
+}
+
 /// Whether the i64 expression `e` is a multiple of `m` whatever its variables and sizes are.
 pub fn multiple_of(e: &Expr, m: i64) -> bool {
     match e {

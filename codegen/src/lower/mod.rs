@@ -53,18 +53,29 @@ pub struct LowerOptions {
     /// what fuses with them) run one block per row (`block.rs`), matmuls in tiles staged through
     /// shared memory (`block_matmul.rs`), and elementwise kernels in vector loops of 4 (`vector.rs`).
     pub lanes: u32,
+    /// In the CPU schedule, the output rows each grid point of a matmul computes (`tile.rs`): 4 by
+    /// default, 6 for the Cranelift backend's wide tile functions (`cranelift::microkernel::ROWS`).
+    pub matmul_rows: u32,
 }
 
 impl Default for LowerOptions {
     fn default() -> LowerOptions {
-        LowerOptions { fuse: true, lanes: 1 }
+        LowerOptions { fuse: true, lanes: 1, matmul_rows: tile::ROWS }
     }
 }
 
 impl LowerOptions {
     /// The GPU schedule with blocks of up to `lanes` lanes, fusion on.
     pub fn gpu(lanes: u32) -> LowerOptions {
-        LowerOptions { fuse: true, lanes }
+        LowerOptions { lanes, ..LowerOptions::default() }
+    }
+
+    /// The CPU schedule for the Cranelift backend compiling with `options`: matmul tiles of the host's
+    /// tile function where it has one and `options` use it.
+    pub fn cpu(options: crate::cranelift::CompileOptions) -> LowerOptions {
+        let wide = options.wide && options.simd && options.contract && crate::cranelift::microkernel::host().is_some();
+        let matmul_rows = if wide { crate::cranelift::microkernel::ROWS as u32 } else { tile::ROWS };
+        LowerOptions { matmul_rows, ..LowerOptions::default() }
     }
 }
 
@@ -154,7 +165,7 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
             partition::Kind::Matmul if opts.lanes <= 1 => {
                 split::split_matmul_axes(&mut k);
                 tile::contiguous_innermost(&mut k);
-                tile::tile_rows(&mut k);
+                tile::tile_rows(&mut k, opts.matmul_rows);
                 if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {
                     launches.push(Launch { kernel: kernels.len(), args: pack_args });
                     kernels.push(pack);

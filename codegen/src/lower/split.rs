@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use irc_ir::DType;
 
 use super::index::{self as ix, as_const};
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, split_var};
 
 /// Splits grid axis `pos` (`v`, of static extent `E`) when every `/` and `%` of `v` in the kernel is by
 /// one constant `c` (at least 4, dividing `E`, below `E`): `v` becomes `h` of extent `E / c` at `pos` and
@@ -34,7 +34,7 @@ pub(super) fn split_grouped_axis(k: &mut Kernel, pos: usize) -> bool {
     let h = k.var(format!("{name}_hi"), DType::I64);
     let d = k.var(format!("{name}_lo"), DType::I64);
     for s in &mut k.body {
-        rewrite_stmt(s, &mut |x| rewrite(x, v, c, h, d));
+        rewrite_stmt(s, &mut |x| split_var(x, v, c, h, d));
     }
     k.grid.splice(pos..=pos, [(h, ix::c(e / c)), (d, ix::c(c))]);
     true
@@ -52,19 +52,6 @@ pub(super) fn split_matmul_axes(k: &mut Kernel) {
     let n = k.grid.len();
     if n >= 2 {
         split_grouped_axis(k, n - 2);
-    }
-}
-
-/// `x` with `v / c` as `h`, `v % c` as `d` and any other `v` as `h·c + d`.
-fn rewrite(x: &mut Expr, v: VarId, c: i64, h: VarId, d: VarId) {
-    match x {
-        Expr::Binary { op: op @ (BinOp::Div | BinOp::Rem), lhs, rhs }
-            if **lhs == Expr::Var(v) && as_const(rhs) == Some(c) =>
-        {
-            *x = Expr::Var(if *op == BinOp::Div { h } else { d });
-        }
-        Expr::Var(u) if *u == v => *x = ix::add(ix::mul(Expr::Var(h), ix::c(c)), Expr::Var(d)),
-        _ => x.for_each_child_mut(|y| rewrite(y, v, c, h, d)),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Register tiling of matmul kernels: each grid point computes `ROWS` rows of the output instead of one.
+//! Register tiling of matmul kernels: each grid point computes `ROWS` rows of the output instead of one
+//! (`LowerOptions::matmul_rows`: 4 by default, 6 where the CPU backend has a wide tile function).
 //!
 //! A matmul kernel as built computes one output element per grid point: a `for k` loop accumulates a dot
 //! product, then the epilogue stores it. Loading an element of `A` and of `B` per multiply-add makes it
@@ -21,9 +22,9 @@ use irc_ir::{DType, UnaryOp};
 use super::index::{self as ix, c};
 use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, stride};
 
-/// Output rows per grid point. Four rows times two f32x4 groups of columns keeps eight vector
-/// accumulators, two `B` vectors and an `A` splat within x86-64's sixteen vector registers.
-pub(super) const ROWS: i64 = 4;
+/// Output rows per grid point by default. Four rows times two f32x4 groups of columns keeps eight
+/// vector accumulators, two `B` vectors and an `A` splat within x86-64's sixteen vector registers.
+pub const ROWS: u32 = 4;
 
 /// Moves to the innermost grid position an axis along which every load of the `k` loop is contiguous or
 /// invariant, when the innermost axis makes some of them gathers (a product written transposed, such as
@@ -56,12 +57,13 @@ pub(super) fn contiguous_innermost(k: &mut Kernel) {
 
 /// Tiles `k` (a matmul kernel) in place when its body has the expected form: computations without
 /// stores ending in the `k` loop(s), then the epilogue. Leaves other kernels unchanged.
-pub(super) fn tile_rows(k: &mut Kernel) {
+pub(super) fn tile_rows(k: &mut Kernel, rows: u32) {
+    let n_rows = i64::from(rows);
     let Some(axis) = k.grid.len().checked_sub(2) else { return };
     let (row_var, extent) = k.grid[axis].clone();
     let exact = match ix::as_const(&extent) {
-        Some(m) if m < ROWS => return,
-        Some(m) => m % ROWS == 0,
+        Some(m) if m < n_rows => return,
+        Some(m) => m % n_rows == 0,
         None => false,
     };
     let Some(last_loop) = k.body.iter().rposition(|s| matches!(s, Stmt::Loop { .. })) else { return };
@@ -81,9 +83,9 @@ pub(super) fn tile_rows(k: &mut Kernel) {
     }
 
     let tile = k.var(format!("t{axis}"), DType::I64);
-    let rows: Vec<Expr> = (0..ROWS)
+    let rows: Vec<Expr> = (0..n_rows)
         .map(|j| {
-            let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j));
+            let row = ix::add(ix::mul(Expr::Var(tile), c(n_rows)), c(j));
             if exact { row } else { ix::min(row, ix::sub(extent.clone(), c(1))) }
         })
         .collect();
@@ -115,7 +117,7 @@ pub(super) fn tile_rows(k: &mut Kernel) {
             _ => jam.each_row(s, &mut body),
         }
     }
-    let rows: Vec<Vec<Stmt>> = (0..ROWS as usize).map(|j| post.iter().map(|s| jam.rename(s, j)).collect()).collect();
+    let rows: Vec<Vec<Stmt>> = (0..n_rows as usize).map(|j| post.iter().map(|s| jam.rename(s, j)).collect()).collect();
     let accs: Vec<VarId> =
         jam.assigned.iter().copied().filter(|&v| Stmt::any_expr(post, |e| *e == Expr::Var(v))).collect();
     // Only whole tiles: the guarded rows of a partial one index through `min`, so their stores are not
@@ -131,7 +133,7 @@ pub(super) fn tile_rows(k: &mut Kernel) {
                 body.extend(stmts);
             } else {
                 // Runs once when row `j` of the tile exists (`rows[j]` is unclamped there), else not at all.
-                let row = ix::add(ix::mul(Expr::Var(tile), c(ROWS)), c(j as i64));
+                let row = ix::add(ix::mul(Expr::Var(tile), c(n_rows)), c(j as i64));
                 let guard = jam.k.var(format!("g{j}"), DType::I64);
                 let extent = ix::min(c(1), ix::sub(extent.clone(), row));
                 body.push(Stmt::Loop { var: guard, extent, body: stmts });
@@ -139,7 +141,7 @@ pub(super) fn tile_rows(k: &mut Kernel) {
         }
     }
     let k = jam.k;
-    k.grid[axis] = (tile, ix::div(ix::add(extent, c(ROWS - 1)), c(ROWS)));
+    k.grid[axis] = (tile, ix::div(ix::add(extent, c(n_rows - 1)), c(n_rows)));
     k.body = body;
 }
 

@@ -10,6 +10,7 @@ mod cost;
 
 use std::ops::Range;
 
+use irc_codegen::LowerOptions;
 use irc_codegen::cranelift::{CodegenError, CompileOptions, CompiledKernel, compile_kernel_with};
 use irc_codegen::kir::Kernel;
 
@@ -116,6 +117,11 @@ impl HostBackend for CpuBackend {
 
     fn compile(&self, kernel: &Kernel) -> Result<CompiledKernel, RunError> {
         compile_kernel_with(kernel, self.options).map_err(|e| RunError::Backend(e.to_string()))
+    }
+
+    /// Matmul tiles of the host's wide tile function, where it has one (`LowerOptions::cpu`).
+    fn lower_options(&self) -> LowerOptions {
+        LowerOptions::cpu(self.options)
     }
 
     /// Checks the views against the kernel's buffers (count and dtypes), then launches.

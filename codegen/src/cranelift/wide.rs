@@ -1,0 +1,259 @@
+//! A register-tiled matmul's `k` loop through the host's tile function (`microkernel.rs`), in vectors
+//! wider than Cranelift's.
+//!
+//! The vector loop over a tiled matmul's columns (`simd.rs`) computes eight columns of each row per
+//! step with f32x4 code. Where the host has a tile function and contraction is on, the columns run
+//! `cols` at a time through it instead: the generated code stores the rows' `A` addresses, calls the
+//! function with `B`'s address and both `k` strides, then reads the accumulators back from the stack
+//! as f32x4 groups and runs the epilogue (bias, activation, the stores) as vector code, as the f32x4
+//! loop would. The columns left over go to the f32x4 loop. Each accumulator is the same chain of fused
+//! multiply-adds in `k` order either way, so results do not change.
+
+use cranelift_codegen::ir::{AbiParam, InstBuilder, StackSlotData, StackSlotKind, Value, types};
+use cranelift_module::{FuncId, Linkage, Module};
+use irc_ir::DType;
+
+use super::expr::{Tx, iconst, mem_flags};
+use std::mem::{offset_of, size_of};
+
+use super::microkernel::{self, Microkernel, ROWS, TileArgs};
+use super::simd::{LANES, Lanes, Locals};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, split_var, stride};
+
+/// A tiled matmul body in the shape the tile function computes (see `tile`).
+pub(super) struct Tile<'k> {
+    /// The accumulators, one per row, in the order of their `let`s.
+    accs: Vec<VarId>,
+    init: f32,
+    k: VarId,
+    extent: &'k Expr,
+    /// `k` as `c` outer steps of `extent / c` (`k / c` and `k % c` in the operands; static extent), or
+    /// one step of `extent`.
+    split: Option<i64>,
+    /// Each row's `A` load (buffer and index), in the order of `accs`.
+    a: Vec<(usize, &'k Expr)>,
+    /// Element strides per (outer, inner) step.
+    a_step: [i64; 2],
+    b: (usize, &'k Expr),
+    b_step: [i64; 2],
+    epilogue: &'k [Stmt],
+}
+
+/// Declares the host's tile function as an import when `wanted`; the error is Cranelift's message.
+pub(super) fn declare(
+    module: &mut cranelift_jit::JITModule,
+    wanted: bool,
+) -> Result<Option<(Microkernel, FuncId)>, String> {
+    let Some(m) = microkernel::host().filter(|_| wanted) else { return Ok(None) };
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
+    let id = module.declare_function(m.name, Linkage::Import, &sig).map_err(|e| e.to_string())?;
+    Ok(Some((m, id)))
+}
+
+/// `body` of a loop over `var` as a tile: `let acc_r = c` for each row (one f32 constant), a loop
+/// `for k { let x = B[..]; acc_r = acc_r + A_r[..] * x ... }` (operands in either order) and an
+/// epilogue that reads neither `k` nor `x`; `B` contiguous in `var`, `A` invariant in it, both with
+/// constant strides in `k` (or in `k / c` and `k % c`, for one constant `c` dividing the loop's static
+/// extent), and more than half of `ROWS` rows (a tile of fewer rows repeats its last).
+pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Tile<'k>> {
+    let at = body.iter().position(|s| matches!(s, Stmt::Loop { .. }))?;
+    let (lets, rest) = body.split_at(at);
+    let (Stmt::Loop { var: kv, extent, body: inner }, epilogue) = rest.split_first()? else { return None };
+    if lets.len() * 2 <= ROWS || lets.len() > ROWS {
+        return None;
+    }
+    let mut accs = Vec::new();
+    let mut init = None;
+    for s in lets {
+        let Stmt::Let { var, value: Expr::Const { value, dtype: DType::F32 } } = s else { return None };
+        if init.is_some_and(|i: f64| i.to_bits() != value.to_bits()) || k.dtype_of(&Expr::Var(*var)) != DType::F32 {
+            return None;
+        }
+        init = Some(*value);
+        accs.push(*var);
+    }
+    let (Stmt::Let { var: x, value: Expr::Load { buf: b_buf, index: b_index } }, updates) = inner.split_first()? else {
+        return None;
+    };
+    let mut a: Vec<Option<(usize, &Expr)>> = vec![None; accs.len()];
+    for s in updates {
+        let Stmt::Assign { var: acc, value } = s else { return None };
+        let row = accs.iter().position(|u| u == acc)?;
+        let (buf, index) = product_term(value, *acc, *x)?;
+        if a[row].replace((buf, index)).is_some() {
+            return None;
+        }
+    }
+    let a: Vec<(usize, &Expr)> = a.into_iter().collect::<Option<_>>()?;
+    let locals = |u: VarId| u == *x || accs.contains(&u);
+    let split = split_of(*kv, extent, inner)?;
+    let steps = |index: &Expr| k_steps(*kv, split, &locals, index);
+    let (a_step, b_step) = (steps(a[0].1)?, steps(b_index)?);
+    let f32_buf = |b: usize| k.buffers[b].dtype == DType::F32;
+    let ok = f32_buf(*b_buf)
+        && stride(var, &locals, b_index) == Some(1)
+        && stride(var, &locals, extent) == Some(0)
+        && !extent.mentions(*kv)
+        && a.iter().all(|&(buf, index)| {
+            f32_buf(buf) && stride(var, &locals, index) == Some(0) && steps(index) == Some(a_step)
+        })
+        && !Stmt::any_expr(epilogue, |e| matches!(e, Expr::Var(u) if u == kv || u == x));
+    ok.then(|| Tile {
+        accs,
+        init: init.unwrap_or(0.0) as f32,
+        k: *kv,
+        extent,
+        split,
+        a,
+        a_step,
+        b: (*b_buf, &**b_index),
+        b_step,
+        epilogue,
+    })
+}
+
+/// How the operands of a `k` loop read `k`: `Some(Some(c))` when some index divides it or takes its
+/// remainder by one constant `c` that divides the loop's static extent, `Some(None)` when none does,
+/// `None` otherwise.
+fn split_of(kv: VarId, extent: &Expr, body: &[Stmt]) -> Option<Option<i64>> {
+    let mut divisors = Vec::new();
+    Stmt::visit_exprs(body, &mut |x| {
+        if let Expr::Binary { op: BinOp::Div | BinOp::Rem, lhs, rhs } = x
+            && **lhs == Expr::Var(kv)
+        {
+            divisors.push(match **rhs {
+                Expr::Const { value, dtype: DType::I64 } => Some(value as i64),
+                _ => None,
+            });
+        }
+    });
+    divisors.sort_unstable();
+    divisors.dedup();
+    let total = match *extent {
+        Expr::Const { value, dtype: DType::I64 } => Some(value as i64),
+        _ => None,
+    };
+    match divisors[..] {
+        [] => Some(None),
+        [Some(c)] if c > 0 && total.is_some_and(|t| t % c == 0) => Some(Some(c)),
+        _ => None,
+    }
+}
+
+/// The element strides of `index` per outer and inner step of the `k` loop over `kv` (see `Tile::split`).
+fn k_steps(kv: VarId, split: Option<i64>, locals: &dyn Fn(VarId) -> bool, index: &Expr) -> Option<[i64; 2]> {
+    let Some(c) = split else { return Some([0, stride(kv, locals, index)?]) };
+    // Fresh variables for `k / c` and `k % c`: strides only compare variables, never look them up.
+    let (hi, lo) = (VarId(u32::MAX - 1), VarId(u32::MAX));
+    let mut split = index.clone();
+    split_var(&mut split, kv, c, hi, lo);
+    if split.mentions(kv) {
+        return None;
+    }
+    Some([stride(hi, locals, &split)?, stride(lo, locals, &split)?])
+}
+
+/// `acc + A[i] * x` (either operand order of both operations): `A`'s buffer and index.
+fn product_term(value: &Expr, acc: VarId, x: VarId) -> Option<(usize, &Expr)> {
+    let Expr::Binary { op: BinOp::Add, lhs, rhs } = value else { return None };
+    let product = match (&**lhs, &**rhs) {
+        (Expr::Var(u), p) | (p, Expr::Var(u)) if *u == acc => p,
+        _ => return None,
+    };
+    let Expr::Binary { op: BinOp::Mul, lhs, rhs } = product else { return None };
+    match (&**lhs, &**rhs) {
+        (Expr::Var(u), Expr::Load { buf, index }) | (Expr::Load { buf, index }, Expr::Var(u)) if *u == x => {
+            Some((*buf, &**index))
+        }
+        _ => None,
+    }
+}
+
+impl Tx<'_, '_> {
+    /// The host tile function, when the kernel may call one (`CompileOptions::wide`).
+    pub(super) fn wide_kernel(&self) -> Option<(Microkernel, FuncId)> {
+        self.imports.tile
+    }
+
+    /// The part of `for var in lo..hi { tile's body }` that runs through the tile function, `cols`
+    /// columns per call; returns the first column left for the f32x4 loop.
+    pub(super) fn wide_loop(
+        &mut self,
+        var: VarId,
+        lo: Value,
+        hi: Value,
+        t: &Tile,
+        (m, id): (Microkernel, FuncId),
+    ) -> Value {
+        let ptr = self.module.target_config().pointer_type();
+        let out_bytes = (ROWS * m.cols * 4) as u32;
+        let out = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, out_bytes, 6));
+        let args_bytes = size_of::<TileArgs>() as u32;
+        let args = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, args_bytes, 3));
+        let func = self.module.declare_func_in_func(id, self.b.func);
+        let v = self.vars[var.0 as usize];
+        let groups = m.cols / LANES as usize;
+        self.counted_loop(v, lo, hi, m.cols as i64, |tx| {
+            let base = tx.b.use_var(v);
+            let args_at = tx.b.ins().stack_addr(ptr, args, 0);
+            let out_at = tx.b.ins().stack_addr(ptr, out, 0);
+            // The operands' addresses at `k = 0`, the strides and the step counts.
+            let zero = iconst(&mut tx.b, types::I64, 0);
+            tx.b.def_var(tx.vars[t.k.0 as usize], zero);
+            let mut row = zero;
+            for r in 0..ROWS {
+                if let Some(&(buf, index)) = t.a.get(r) {
+                    row = tx.pointer_to(buf, index);
+                }
+                tx.b.ins().store(mem_flags(), row, args_at, (offset_of!(TileArgs, rows) + 8 * r) as i32);
+            }
+            let b = tx.pointer_to(t.b.0, t.b.1);
+            tx.b.ins().store(mem_flags(), b, args_at, offset_of!(TileArgs, b) as i32);
+            let extent = tx.expr(t.extent);
+            let counts = match t.split {
+                Some(c) => [tx.b.ins().udiv_imm_u(extent, c), iconst(&mut tx.b, types::I64, c)],
+                None => [iconst(&mut tx.b, types::I64, 1), extent],
+            };
+            let fields = [
+                (offset_of!(TileArgs, a_step), t.a_step.map(|s| iconst(&mut tx.b, types::I64, s))),
+                (offset_of!(TileArgs, b_step), t.b_step.map(|s| iconst(&mut tx.b, types::I64, s))),
+                (offset_of!(TileArgs, k), counts),
+            ];
+            for (at, pair) in fields {
+                for (i, x) in pair.into_iter().enumerate() {
+                    tx.b.ins().store(mem_flags(), x, args_at, (at + 8 * i) as i32);
+                }
+            }
+            let init = tx.b.ins().f32const(t.init);
+            tx.b.ins().store(mem_flags(), init, args_at, offset_of!(TileArgs, init) as i32);
+            tx.b.ins().call(func, &[args_at, out_at]);
+
+            // Accumulator `(r, c)` is at `out[r * cols + c]`: f32x4 group `g` of row `r` starts at `4g`.
+            let mut locals = Locals::new();
+            for (r, &acc) in t.accs.iter().enumerate() {
+                let slots = (0..groups)
+                    .map(|g| {
+                        let offset = 4 * (r * m.cols + g * LANES as usize) as i32;
+                        let x = tx.b.ins().load(types::F32X4, mem_flags(), out_at, offset);
+                        let slot = tx.b.declare_var(types::F32X4);
+                        tx.b.def_var(slot, x);
+                        slot
+                    })
+                    .collect();
+                locals.insert(acc, slots);
+            }
+            let lanes = Lanes { var, base, groups };
+            tx.vector_stmts(&lanes, &mut locals, t.epilogue);
+            tx.last_lanes(locals, groups);
+        });
+        self.b.use_var(v)
+    }
+
+    /// The address of element `index` of `buf` as one value.
+    fn pointer_to(&mut self, buf: usize, index: &Expr) -> Value {
+        let (addr, offset) = self.address_of(buf, index);
+        if offset == 0 { addr } else { self.b.ins().iadd_imm_s(addr, offset as i64) }
+    }
+}

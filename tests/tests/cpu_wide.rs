@@ -1,0 +1,119 @@
+//! Matmuls through the CPU backend's wide tile functions (`codegen/src/cranelift/wide.rs`): six-row tiles
+//! whose `k` loops run in AVX-512 or AVX2 vectors where the host has them.
+//!
+//! Each accumulator is the same chain of fused multiply-adds in `k` order whether the tile function or
+//! Cranelift's f32x4 code computes it, so the two (`CompileOptions::wide` on and off, contraction on
+//! for both) must agree bit for bit, and both stay within the f32 tolerance of the interpreter. The
+//! shapes put columns past the last whole call, rows past the last whole tile, `k` of 1 and heads packed
+//! into `k`, with fused epilogues.
+
+mod lower_common;
+
+use irc_codegen::cranelift::{CompileOptions, compile_kernel_with, microkernel};
+use irc_codegen::{LowerOptions, lower_with};
+use irc_runtime::{CpuBackend, Executable};
+use lower_common::{check_on, data, sizes};
+
+fn graph(lines: &str) -> irc_ir::Graph {
+    let src = format!("graph t {{\n{lines}\n}}");
+    irc_ir::parse(&src).unwrap_or_else(|e| panic!("{e}\n{src}"))
+}
+
+fn matmul(m: usize, k: usize, n: usize) -> irc_ir::Graph {
+    graph(&format!(
+        "%0 = input \"a\" : f32[{m}, {k}]\n%1 = param \"b\" : f32[{k}, {n}]\n%2 = matmul %0, %1 : f32[{m}, {n}]\n\
+         output \"y\" = %2"
+    ))
+}
+
+/// `(x·W + b)²`, with `x` read as attention writes it (`[B, H, T, D]` as `[B, T, H·D]`: `k / D`
+/// and `k % D` in the index), and the result written transposed per head (`[B, H, N/H, T]`, as for
+/// `K^T`): both operand shapes of a GPT block's projections.
+fn projection(t: usize, heads: usize, d: usize, n: usize) -> irc_ir::Graph {
+    let hd = heads * d;
+    let nd = n / heads;
+    graph(&format!(
+        "%0 = input \"x\" : f32[2, {heads}, {t}, {d}]\n\
+         %1 = permute %0 perm=[0, 2, 1, 3] : f32[2, {t}, {heads}, {d}]\n\
+         %2 = reshape %1 shape=[2, {t}, {hd}] : f32[2, {t}, {hd}]\n\
+         %3 = param \"w\" : f32[{hd}, {n}]\n\
+         %4 = matmul %2, %3 : f32[2, {t}, {n}]\n\
+         %5 = param \"b\" : f32[{n}]\n\
+         %6 = expand %5 shape=[2, {t}, {n}] : f32[2, {t}, {n}]\n\
+         %7 = add %4, %6 : f32[2, {t}, {n}]\n\
+         %8 = mul %7, %7 : f32[2, {t}, {n}]\n\
+         %9 = reshape %8 shape=[2, {t}, {heads}, {nd}] : f32[2, {t}, {heads}, {nd}]\n\
+         %10 = permute %9 perm=[0, 2, 3, 1] : f32[2, {heads}, {nd}, {t}]\n\
+         output \"y\" = %10"
+    ))
+}
+
+fn narrow(threads: usize) -> CpuBackend {
+    CpuBackend { options: CompileOptions { wide: false, ..CompileOptions::default() }, ..CpuBackend::new(threads) }
+}
+
+/// Whether some kernel of `g`, lowered and compiled as the CPU backend does, calls the tile function.
+fn calls_tile(g: &irc_ir::Graph) -> bool {
+    let options = CompileOptions::default();
+    let program = lower_with(g, &LowerOptions::cpu(options)).unwrap();
+    program.kernels.iter().any(|k| compile_kernel_with(k, options).unwrap().calls_tile())
+}
+
+/// The interpreter within tolerance, and the wide and f32x4 kernels bit for bit on one to three threads
+/// (chunks that end inside rows and inside column blocks).
+fn check_wide(g: &irc_ir::Graph, seed: u64) {
+    let none = sizes(&[]);
+    check_on(CpuBackend::new(2), g, &none, seed);
+    let (inputs, params) = data(g, &none, seed);
+    let want = Executable::compile(g, narrow(1)).unwrap().run(&inputs, &params).unwrap();
+    for threads in [1, 2, 3] {
+        let got = Executable::compile(g, CpuBackend::new(threads)).unwrap().run(&inputs, &params).unwrap();
+        for (w, t) in want.iter().zip(&got) {
+            let same = w.data.iter().zip(&t.data).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "wide ({threads} threads) differs from f32x4\n{}", irc_ir::print(g));
+        }
+    }
+}
+
+/// Whether this host has a tile function; says so when it does not (the checks then compare the f32x4
+/// code with itself).
+fn host_has_tiles() -> bool {
+    let host = microkernel::host();
+    if host.is_none() {
+        eprintln!("no AVX-512 or AVX2 with FMA on this host: matmuls stay in Cranelift's f32x4 code");
+    }
+    host.is_some()
+}
+
+#[test]
+fn plain_matmuls_match_the_f32x4_code() {
+    let wide = host_has_tiles();
+    let mut seed = 0;
+    for (m, k, n) in [(6, 64, 64), (13, 7, 100), (8, 1, 130), (64, 300, 200), (23, 65, 129)] {
+        seed += 1;
+        let g = matmul(m, k, n);
+        check_wide(&g, seed);
+        // 64 columns make at least one call of either width.
+        assert_eq!(calls_tile(&g), wide, "{m}x{k}x{n}");
+    }
+}
+
+#[test]
+fn few_rows_stay_in_f32x4_code() {
+    // Fewer rows than a tile: the matmul is not tiled (a tile function would mostly repeat rows).
+    for m in [1, 3, 5] {
+        let g = matmul(m, 64, 128);
+        check_wide(&g, m as u64);
+        assert!(!calls_tile(&g), "{m} rows");
+    }
+}
+
+#[test]
+fn projections_with_heads_packed_into_k_and_transposed_outputs() {
+    let wide = host_has_tiles();
+    for (i, (t, heads, d, n)) in [(16, 4, 16, 64), (13, 2, 32, 128), (6, 4, 64, 256)].into_iter().enumerate() {
+        let g = projection(t, heads, d, n);
+        check_wide(&g, 10 + i as u64);
+        assert_eq!(calls_tile(&g), wide, "t={t} heads={heads} d={d} n={n}");
+    }
+}
