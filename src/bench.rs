@@ -8,7 +8,7 @@ use irc_runtime::{BackendKind, CudaBackend, Engine, init_params, median, random_
 use crate::cli::BenchArgs;
 use crate::commands::symbol_sizes;
 use crate::error::{CliError, Result};
-use crate::load::{load_model, parse_config};
+use crate::load::{load_model, train_step};
 
 /// Bytes per second of a large copy on this machine (read + written) using every core, best of a few:
 /// the memory roofline.
@@ -104,7 +104,7 @@ fn measure(w: &Workload, args: &BenchArgs) -> Result<Row> {
 /// A model file or `zoo:NAME` as a one-workload suite, specialized to the `--dim` sizes (8 for the
 /// others); its floor is its inputs, params and outputs moved once, its flops the kernels' estimates.
 fn model_workload(args: &BenchArgs) -> Result<Workload> {
-    let g = if args.train { train_step(args)? } else { load_model(&args.suite, &args.config)? };
+    let g = if args.train { train_step(&args.suite, &args.config)? } else { load_model(&args.suite, &args.config)? };
     let sizes = symbol_sizes(&g, &args.dims, &Default::default())?;
     let graph = irc_ir::specialize(&g, &sizes).map_err(|e| CliError::Usage(format!("--dim: {e}")))?;
     let static_bytes = |t: &irc_ir::TensorType| {
@@ -116,26 +116,6 @@ fn model_workload(args: &BenchArgs) -> Result<Workload> {
     let flops = program.kernels.iter().filter_map(|k| k.info.flops.as_ref()?.eval_size(&[])).sum::<i64>();
     let name = if args.train { format!("{} train step", args.suite) } else { args.suite.clone() };
     Ok(Workload { name, graph, min_bytes: io.max(1), flops: flops.max(0) as u64 })
-}
-
-/// The training step graph of `--train`: the model's scalar output `loss` minimized by AdamW with the
-/// gradient norm clipped to 1 (`irc train`'s defaults). Its learning rate and step inputs get random
-/// values like every input, which changes nothing in the work done.
-fn train_step(args: &BenchArgs) -> Result<irc_ir::Graph> {
-    let mut config = args.config.clone();
-    if let Some(name) = args.suite.strip_prefix("zoo:")
-        && irc_frontends::zoo::model_info(name).is_some_and(|m| m.all_keys().any(|k| k.name == "loss"))
-        && !parse_config(&config)?.iter().any(|(k, _)| k == "loss")
-    {
-        config.push("loss=true".into());
-    }
-    let g = load_model(&args.suite, &config)?;
-    if !g.outputs().iter().any(|o| o.name == "loss" && g.ty(o.node).shape.numel() == Some(1)) {
-        return Err(CliError::Usage(format!("--train: `{}` has no scalar output `loss`", args.suite)));
-    }
-    let step = irc_passes::build_train_step(&g, "loss", irc_passes::Optimizer::adamw(), Some(1.0))
-        .map_err(|e| CliError::Run(e.to_string()))?;
-    Ok(step.graph)
 }
 
 pub fn bench(args: &BenchArgs) -> Result<()> {

@@ -202,6 +202,10 @@ pub struct CompileArgs {
     /// Do not run the e-graph optimizer before lowering.
     #[arg(long)]
     pub no_opt: bool,
+    /// Compile the model's training step instead (forward, backward and AdamW with clipping, as
+    /// `irc train` and `irc bench --train` run it); zoo models get `loss=true`.
+    #[arg(long)]
+    pub train: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

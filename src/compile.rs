@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::cli::{CompileArgs, Emit, Target};
 use crate::commands::{symbol_sizes, write_text};
 use crate::error::{CliError, Result};
-use crate::load::load_model;
+use crate::load::{load_model, train_step};
 use crate::opt::maybe_optimize;
 
 /// The program in the target's schedule: serial for the CPU, blocks of lanes for PTX and WGSL.
@@ -26,7 +26,10 @@ fn lowered(g: &Graph, args: &CompileArgs) -> Result<Program> {
 }
 
 pub fn compile(args: &CompileArgs) -> Result<()> {
-    let mut g = load_model(&args.model.file, &args.model.config)?;
+    let mut g = match args.train {
+        true => train_step(&args.model.file, &args.model.config)?,
+        false => load_model(&args.model.file, &args.model.config)?,
+    };
     if args.specialize {
         let given = symbol_sizes(&Graph::new("none"), &args.dims, &HashMap::new())?;
         g = irc_ir::specialize(&g, &given).map_err(|e| CliError::Usage(format!("--specialize: {e}")))?;

@@ -30,3 +30,24 @@ pub fn load_model(file: &str, config: &[String]) -> Result<Graph> {
     graph.verify()?;
     Ok(graph)
 }
+
+/// The training step graph of a model (`--train` of `bench` and `compile`): its scalar output `loss`
+/// minimized by AdamW with the gradient norm clipped to 1 (`irc train`'s defaults); zoo models get
+/// `loss=true` unless the config sets it. The step's inputs are the model's, the learning rate and the
+/// step number.
+pub fn train_step(file: &str, config: &[String]) -> Result<Graph> {
+    let mut config = config.to_vec();
+    if let Some(name) = file.strip_prefix("zoo:")
+        && irc_frontends::zoo::model_info(name).is_some_and(|m| m.all_keys().any(|k| k.name == "loss"))
+        && !parse_config(&config)?.iter().any(|(k, _)| k == "loss")
+    {
+        config.push("loss=true".into());
+    }
+    let g = load_model(file, &config)?;
+    if !g.outputs().iter().any(|o| o.name == "loss" && g.ty(o.node).shape.numel() == Some(1)) {
+        return Err(CliError::Usage(format!("--train: `{file}` has no scalar output `loss`")));
+    }
+    let step = irc_passes::build_train_step(&g, "loss", irc_passes::Optimizer::adamw(), Some(1.0))
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    Ok(step.graph)
+}

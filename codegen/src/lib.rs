@@ -8,5 +8,5 @@ pub mod plan;
 pub mod ptx;
 pub mod wgsl;
 
-pub use lower::{LowerError, LowerOptions, lower, lower_with};
+pub use lower::{LowerError, LowerOptions, WideTile, lower, lower_with};
 pub use plan::{MemoryPlan, plan_memory, plan_program};

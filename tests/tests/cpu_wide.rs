@@ -29,7 +29,7 @@ fn matmul(m: usize, k: usize, n: usize) -> irc_ir::Graph {
 /// `(x·W + b)²`, with `x` read as attention writes it (`[B, H, T, D]` as `[B, T, H·D]`: `k / D`
 /// and `k % D` in the index), and the result written transposed per head (`[B, H, N/H, T]`, as for
 /// `K^T`): both operand shapes of a GPT block's projections.
-fn projection(t: usize, heads: usize, d: usize, n: usize) -> irc_ir::Graph {
+fn projection(t: &str, heads: usize, d: usize, n: usize) -> irc_ir::Graph {
     let hd = heads * d;
     let nd = n / heads;
     graph(&format!(
@@ -62,9 +62,13 @@ fn calls_tile(g: &irc_ir::Graph) -> bool {
 /// The interpreter within tolerance, and the wide and f32x4 kernels bit for bit on one to three threads
 /// (chunks that end inside rows and inside column blocks).
 fn check_wide(g: &irc_ir::Graph, seed: u64) {
-    let none = sizes(&[]);
-    check_on(CpuBackend::new(2), g, &none, seed);
-    let (inputs, params) = data(g, &none, seed);
+    check_wide_at(g, &[], seed);
+}
+
+fn check_wide_at(g: &irc_ir::Graph, binding: &[(&str, usize)], seed: u64) {
+    let bound = sizes(binding);
+    check_on(CpuBackend::new(2), g, &bound, seed);
+    let (inputs, params) = data(g, &bound, seed);
     let want = Executable::compile(g, narrow(1)).unwrap().run(&inputs, &params).unwrap();
     for threads in [1, 2, 3] {
         let got = Executable::compile(g, CpuBackend::new(threads)).unwrap().run(&inputs, &params).unwrap();
@@ -111,9 +115,52 @@ fn few_rows_stay_in_f32x4_code() {
 #[test]
 fn projections_with_heads_packed_into_k_and_transposed_outputs() {
     let wide = host_has_tiles();
-    for (i, (t, heads, d, n)) in [(16, 4, 16, 64), (13, 2, 32, 128), (6, 4, 64, 256)].into_iter().enumerate() {
+    for (i, (t, heads, d, n)) in [("16", 4, 16, 64), ("13", 2, 32, 128), ("6", 4, 64, 256)].into_iter().enumerate() {
         let g = projection(t, heads, d, n);
         check_wide(&g, 10 + i as u64);
         assert_eq!(calls_tile(&g), wide, "t={t} heads={heads} d={d} n={n}");
     }
+}
+
+#[test]
+fn narrow_matmuls_keep_four_row_tiles() {
+    // 24 rows: six-row tiles make 4 grid rows, four-row tiles 6. Columns below the tile function's width
+    // stay in f32x4 code, which runs four rows best.
+    let options = LowerOptions::cpu(CompileOptions::default());
+    let row_tiles = |n: usize| {
+        let program = lower_with(&matmul(24, 32, n), &options).unwrap();
+        let k = program.kernels.iter().find(|k| k.name.ends_with("matmul")).unwrap();
+        k.grid[0].1.eval_size(&[]).unwrap()
+    };
+    assert_eq!(row_tiles(8), 6);
+    match options.wide_tile {
+        Some(w) => {
+            assert_eq!(w.rows, 6);
+            assert_eq!(row_tiles(w.cols as usize), 4);
+            assert_eq!(row_tiles(w.cols as usize - 4), 6);
+        }
+        None => assert_eq!(row_tiles(256), 6),
+    }
+    assert!(host_has_tiles() == options.wide_tile.is_some());
+}
+
+#[test]
+fn symbolic_strides_and_values_read_before_the_loop() {
+    let wide = host_has_tiles();
+    // Heads packed into `k` with `T` bound at run time: `A`'s stride per head is `16 T`.
+    let g = projection("T", 4, 16, 256);
+    for t in [1, 7, 30] {
+        check_wide_at(&g, &[("T", t)], t as u64);
+    }
+    assert_eq!(calls_tile(&g), wide);
+    // A residual sum the kernel reads before its `k` loop (a `let` ahead of the accumulators).
+    let g = graph(
+        "%0 = input \"a\" : f32[B, 24]\n%1 = param \"w\" : f32[24, 80]\n%2 = matmul %0, %1 : f32[B, 80]\n\
+         %3 = input \"p\" : f32[B, 80]\n%4 = input \"q\" : f32[B, 80]\n%5 = add %3, %4 : f32[B, 80]\n\
+         %6 = add %5, %2 : f32[B, 80]\noutput \"y\" = %6",
+    );
+    for b in [6, 11] {
+        check_wide_at(&g, &[("B", b)], b as u64);
+    }
+    assert_eq!(calls_tile(&g), wide);
 }

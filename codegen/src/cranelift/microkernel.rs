@@ -9,7 +9,7 @@
 //! what the generated f32x4 code computes with contraction on, so the results are the same bits.
 
 /// Rows of a tile: the register-tiled matmul's rows per grid point on hosts with a tile function
-/// (`LowerOptions::matmul_rows`). Six rows by four AVX-512 vectors keep 24 accumulators, four `B`
+/// (`LowerOptions::wide_tile`). Six rows by four AVX-512 vectors keep 24 accumulators, four `B`
 /// vectors and a broadcast of `A` in 32 registers; with AVX2, six rows by two vectors fill 15 of 16.
 pub const ROWS: usize = 6;
 

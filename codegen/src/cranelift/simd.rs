@@ -4,8 +4,8 @@
 //!
 //! A loop over `var` qualifies when its body keeps every lane to its own iteration:
 //! - statements are `Let`s of f32 variables (not read earlier in the body), `Assign`s to such
-//!   variables, `Store`s to f32 buffers at an index contiguous in `var` (`base + var`, `base` the same
-//!   in all lanes), and nested loops whose extent is the same in all lanes, whose bodies qualify too
+//!   variables, `Store`s to f32 buffers at an index that moves with `var` (contiguous, `base + var`, is
+//!   a vector store; another stride, constant or symbolic, stores lane by lane), and nested loops whose extent is the same in all lanes, whose bodies qualify too
 //!   (so a dot product per output element, as in matmul, runs four outputs at a time);
 //! - f32 arithmetic, selects, constants, variables and loads (whose index reads no f32 body variable)
 //!   are vector instructions: a load is a vector load when its index is contiguous in `var`, a splat
@@ -33,7 +33,7 @@ use irc_ir::{DType, UnaryOp};
 use super::expr::{Tx, float_cc, iconst, mem_flags};
 use super::helpers::{Helper, binary_helper, unary_helper};
 use super::math;
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, constant_difference, stride};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, constant_difference, stride, stride_expr};
 
 pub(super) const LANES: u8 = 4;
 
@@ -148,12 +148,16 @@ impl<'k> Scan<'k> {
                 ok
             }
             Stmt::Assign { var, value } => self.locals.contains(var) && self.value(value),
-            // A store with a stride other than 1 (a matmul tile written transposed) goes lane by lane.
+            // A store with a stride other than 1 (a matmul tile written transposed, by a constant or a
+            // size: `[B, H, D, T]` with `T` bound at run time) goes lane by lane.
             Stmt::Store { buf, index, value } => {
                 self.stores.entry(*buf).or_default().push(index);
-                self.k.buffers[*buf].dtype == DType::F32
-                    && matches!(self.stride(index), Some(s) if s != 0)
-                    && self.value(value)
+                let moves = match self.stride(index) {
+                    Some(s) => s != 0,
+                    None => stride_expr(self.var, &|u| self.locals.contains(&u), index)
+                        .is_some_and(|s| !matches!(s, Expr::Const { value, .. } if value == 0.0)),
+                };
+                self.k.buffers[*buf].dtype == DType::F32 && moves && self.value(value)
             }
             // Inside a nested loop a strided store would run at every step (a row kernel vectorized
             // across rows gathers its loads too): only contiguous ones, unless the loop runs at most

@@ -18,7 +18,7 @@ use std::mem::{offset_of, size_of};
 
 use super::microkernel::{self, Microkernel, ROWS, TileArgs};
 use super::simd::{LANES, Lanes, Locals};
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, split_var, stride};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, split_var, stride, stride_expr};
 
 /// A tiled matmul body in the shape the tile function computes (see `tile`).
 pub(super) struct Tile<'k> {
@@ -32,11 +32,13 @@ pub(super) struct Tile<'k> {
     split: Option<i64>,
     /// Each row's `A` load (buffer and index), in the order of `accs`.
     a: Vec<(usize, &'k Expr)>,
-    /// Element strides per (outer, inner) step.
-    a_step: [i64; 2],
+    /// Element strides per (outer, inner) step, as expressions of sizes and outer variables.
+    a_step: [Expr; 2],
     b: (usize, &'k Expr),
-    b_step: [i64; 2],
-    epilogue: &'k [Stmt],
+    b_step: [Expr; 2],
+    /// What follows the `k` loop, after the `let`s before it that are not accumulators (values the
+    /// loop does not change: a residual read before it).
+    epilogue: Vec<Stmt>,
 }
 
 /// Declares the host's tile function as an import when `wanted`; the error is Cranelift's message.
@@ -52,27 +54,43 @@ pub(super) fn declare(
     Ok(Some((m, id)))
 }
 
-/// `body` of a loop over `var` as a tile: `let acc_r = c` for each row (one f32 constant), a loop
+/// `body` of a loop over `var` as a tile: `let acc_r = c` for each row (one f32 constant; other `let`s
+/// may come first, and join the epilogue), a loop
 /// `for k { let x = B[..]; acc_r = acc_r + A_r[..] * x ... }` (operands in either order) and an
-/// epilogue that reads neither `k` nor `x`; `B` contiguous in `var`, `A` invariant in it, both with
-/// constant strides in `k` (or in `k / c` and `k % c`, for one constant `c` dividing the loop's static
-/// extent), and more than half of `ROWS` rows (a tile of fewer rows repeats its last).
+/// epilogue that reads neither `k` nor `x`; `B` contiguous in `var`, `A` invariant in it, both affine in
+/// `k` (or in `k / c` and `k % c`, for one constant `c` dividing the loop's static extent) with strides
+/// that sizes and outer variables give, and more than half of `ROWS` rows (a tile of fewer rows repeats
+/// its last).
 pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Tile<'k>> {
     let at = body.iter().position(|s| matches!(s, Stmt::Loop { .. }))?;
     let (lets, rest) = body.split_at(at);
-    let (Stmt::Loop { var: kv, extent, body: inner }, epilogue) = rest.split_first()? else { return None };
-    if lets.len() * 2 <= ROWS || lets.len() > ROWS {
-        return None;
-    }
+    let (Stmt::Loop { var: kv, extent, body: inner }, after) = rest.split_first()? else { return None };
+    let assigned: Vec<VarId> =
+        inner.iter().filter_map(|s| if let Stmt::Assign { var, .. } = s { Some(*var) } else { None }).collect();
     let mut accs = Vec::new();
     let mut init = None;
+    let mut epilogue = Vec::new();
     for s in lets {
-        let Stmt::Let { var, value: Expr::Const { value, dtype: DType::F32 } } = s else { return None };
+        let Stmt::Let { var, value } = s else { return None };
+        if !assigned.contains(var) {
+            // After the loop it reads what it read before (the loop stores nothing), unless it reads an
+            // accumulator.
+            if value.any(|e| matches!(e, Expr::Var(u) if assigned.contains(u))) {
+                return None;
+            }
+            epilogue.push(s.clone());
+            continue;
+        }
+        let Expr::Const { value, dtype: DType::F32 } = value else { return None };
         if init.is_some_and(|i: f64| i.to_bits() != value.to_bits()) || k.dtype_of(&Expr::Var(*var)) != DType::F32 {
             return None;
         }
         init = Some(*value);
         accs.push(*var);
+    }
+    epilogue.extend(after.iter().cloned());
+    if accs.len() * 2 <= ROWS || accs.len() > ROWS {
+        return None;
     }
     let (Stmt::Let { var: x, value: Expr::Load { buf: b_buf, index: b_index } }, updates) = inner.split_first()? else {
         return None;
@@ -89,7 +107,7 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
     let a: Vec<(usize, &Expr)> = a.into_iter().collect::<Option<_>>()?;
     let locals = |u: VarId| u == *x || accs.contains(&u);
     let split = split_of(*kv, extent, inner)?;
-    let steps = |index: &Expr| k_steps(*kv, split, &locals, index);
+    let steps = |index: &Expr| k_steps(*kv, var, split, &locals, index);
     let (a_step, b_step) = (steps(a[0].1)?, steps(b_index)?);
     let f32_buf = |b: usize| k.buffers[b].dtype == DType::F32;
     let ok = f32_buf(*b_buf)
@@ -97,9 +115,9 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
         && stride(var, &locals, extent) == Some(0)
         && !extent.mentions(*kv)
         && a.iter().all(|&(buf, index)| {
-            f32_buf(buf) && stride(var, &locals, index) == Some(0) && steps(index) == Some(a_step)
+            f32_buf(buf) && stride(var, &locals, index) == Some(0) && steps(index).as_ref() == Some(&a_step)
         })
-        && !Stmt::any_expr(epilogue, |e| matches!(e, Expr::Var(u) if u == kv || u == x));
+        && !Stmt::any_expr(&epilogue, |e| matches!(e, Expr::Var(u) if u == kv || u == x));
     ok.then(|| Tile {
         accs,
         init: init.unwrap_or(0.0) as f32,
@@ -142,17 +160,35 @@ fn split_of(kv: VarId, extent: &Expr, body: &[Stmt]) -> Option<Option<i64>> {
     }
 }
 
-/// The element strides of `index` per outer and inner step of the `k` loop over `kv` (see `Tile::split`).
-fn k_steps(kv: VarId, split: Option<i64>, locals: &dyn Fn(VarId) -> bool, index: &Expr) -> Option<[i64; 2]> {
-    let Some(c) = split else { return Some([0, stride(kv, locals, index)?]) };
-    // Fresh variables for `k / c` and `k % c`: strides only compare variables, never look them up.
-    let (hi, lo) = (VarId(u32::MAX - 1), VarId(u32::MAX));
-    let mut split = index.clone();
-    split_var(&mut split, kv, c, hi, lo);
-    if split.mentions(kv) {
-        return None;
-    }
-    Some([stride(hi, locals, &split)?, stride(lo, locals, &split)?])
+/// The element strides of `index` per outer and inner step of the `k` loop over `kv` (see `Tile::split`):
+/// expressions that read neither `kv`, the column variable `var` nor the body's variables.
+fn k_steps(
+    kv: VarId,
+    var: VarId,
+    split: Option<i64>,
+    locals: &dyn Fn(VarId) -> bool,
+    index: &Expr,
+) -> Option<[Expr; 2]> {
+    let steps = match split {
+        None => [Expr::index(0), stride_expr(kv, locals, index)?],
+        Some(c) => {
+            // Fresh variables for `k / c` and `k % c`: strides only compare variables.
+            let (hi, lo) = (VarId(u32::MAX - 1), VarId(u32::MAX));
+            let mut split = index.clone();
+            split_var(&mut split, kv, c, hi, lo);
+            let mentions = |e: &Expr| e.mentions(kv) || e.mentions(hi) || e.mentions(lo);
+            if split.mentions(kv) {
+                return None;
+            }
+            let steps = [stride_expr(hi, locals, &split)?, stride_expr(lo, locals, &split)?];
+            if steps.iter().any(mentions) {
+                return None;
+            }
+            steps
+        }
+    };
+    let reads_body = |e: &Expr| e.any(|x| matches!(x, Expr::Var(u) if *u == var || *u == kv || locals(*u)));
+    (!steps.iter().any(reads_body)).then_some(steps)
 }
 
 /// `acc + A[i] * x` (either operand order of both operations): `A`'s buffer and index.
@@ -216,9 +252,11 @@ impl Tx<'_, '_> {
                 Some(c) => [tx.b.ins().udiv_imm_u(extent, c), iconst(&mut tx.b, types::I64, c)],
                 None => [iconst(&mut tx.b, types::I64, 1), extent],
             };
+            let a_step = [tx.expr(&t.a_step[0]), tx.expr(&t.a_step[1])];
+            let b_step = [tx.expr(&t.b_step[0]), tx.expr(&t.b_step[1])];
             let fields = [
-                (offset_of!(TileArgs, a_step), t.a_step.map(|s| iconst(&mut tx.b, types::I64, s))),
-                (offset_of!(TileArgs, b_step), t.b_step.map(|s| iconst(&mut tx.b, types::I64, s))),
+                (offset_of!(TileArgs, a_step), a_step),
+                (offset_of!(TileArgs, b_step), b_step),
                 (offset_of!(TileArgs, k), counts),
             ];
             for (at, pair) in fields {
@@ -245,7 +283,7 @@ impl Tx<'_, '_> {
                 locals.insert(acc, slots);
             }
             let lanes = Lanes { var, base, groups };
-            tx.vector_stmts(&lanes, &mut locals, t.epilogue);
+            tx.vector_stmts(&lanes, &mut locals, &t.epilogue);
             tx.last_lanes(locals, groups);
         });
         self.b.use_var(v)

@@ -48,6 +48,49 @@ pub fn split_var(x: &mut Expr, v: VarId, c: i64, h: VarId, d: VarId) {
     }
 }
 
+/// The coefficient of `var` in the i64 expression `e` as an expression of what stays the same in all
+/// iterations (sizes, outer variables: a row stride `T * 16`), when `e` is `var * coefficient + (the
+/// same in all iterations)`; `None` when it is not of that form. A generalization of [`stride`] for
+/// symbolic shapes; a zero coefficient is the constant 0.
+pub fn stride_expr(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<Expr> {
+    let s = |e: &Expr| stride_expr(var, is_local, e);
+    let zero = || Expr::index(0);
+    let is_zero = |e: &Expr| constant(e) == Some(0);
+    let invariant = |parts: &[&Expr]| parts.iter().all(|p| s(p).is_some_and(|x| is_zero(&x))).then(zero);
+    match e {
+        Expr::Var(u) if *u == var => Some(Expr::index(1)),
+        Expr::Var(u) if is_local(*u) => None,
+        Expr::Var(_) | Expr::Const { .. } | Expr::Size(_) => Some(zero()),
+        Expr::Binary { op: op @ (BinOp::Add | BinOp::Sub), lhs, rhs } => {
+            let (a, b) = (s(lhs)?, s(rhs)?);
+            Some(match (is_zero(&a), is_zero(&b)) {
+                (_, true) => a,
+                (true, false) if *op == BinOp::Add => b,
+                _ => Expr::binary(*op, a, b),
+            })
+        }
+        Expr::Binary { op: BinOp::Mul, lhs, rhs } => {
+            let (a, b) = (s(lhs)?, s(rhs)?);
+            Some(match (is_zero(&a), is_zero(&b)) {
+                (true, true) => zero(),
+                (false, true) if constant(&a) == Some(1) => (**rhs).clone(),
+                (false, true) => Expr::binary(BinOp::Mul, a, (**rhs).clone()),
+                (true, false) if constant(&b) == Some(1) => (**lhs).clone(),
+                (true, false) => Expr::binary(BinOp::Mul, (**lhs).clone(), b),
+                (false, false) => return None,
+            })
+        }
+        Expr::Unary { op: UnaryOp::Neg, arg } => {
+            let a = s(arg)?;
+            Some(if is_zero(&a) { a } else { Expr::unary(UnaryOp::Neg, a) })
+        }
+        Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => invariant(&[index]),
+        Expr::Binary { lhs, rhs, .. } => invariant(&[lhs, rhs]),
+        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
+        Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
+    }
+}
+
 /// Whether the i64 expression `e` is a multiple of `m` whatever its variables and sizes are.
 pub fn multiple_of(e: &Expr, m: i64) -> bool {
     match e {

@@ -53,14 +53,22 @@ pub struct LowerOptions {
     /// what fuses with them) run one block per row (`block.rs`), matmuls in tiles staged through
     /// shared memory (`block_matmul.rs`), and elementwise kernels in vector loops of 4 (`vector.rs`).
     pub lanes: u32,
-    /// In the CPU schedule, the output rows each grid point of a matmul computes (`tile.rs`): 4 by
-    /// default, 6 for the Cranelift backend's wide tile functions (`cranelift::microkernel::ROWS`).
-    pub matmul_rows: u32,
+    /// In the CPU schedule, the Cranelift backend's wide matmul tiles, where it has them: matmuls with
+    /// at least `cols` columns (or a symbolic number) get register tiles of `rows` rows instead of the
+    /// default 4 (`tile.rs`, `cranelift::microkernel`).
+    pub wide_tile: Option<WideTile>,
+}
+
+/// The shape of the CPU backend's wide matmul tile (`LowerOptions::wide_tile`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WideTile {
+    pub rows: u32,
+    pub cols: u32,
 }
 
 impl Default for LowerOptions {
     fn default() -> LowerOptions {
-        LowerOptions { fuse: true, lanes: 1, matmul_rows: tile::ROWS }
+        LowerOptions { fuse: true, lanes: 1, wide_tile: None }
     }
 }
 
@@ -73,9 +81,12 @@ impl LowerOptions {
     /// The CPU schedule for the Cranelift backend compiling with `options`: matmul tiles of the host's
     /// tile function where it has one and `options` use it.
     pub fn cpu(options: crate::cranelift::CompileOptions) -> LowerOptions {
-        let wide = options.wide && options.simd && options.contract && crate::cranelift::microkernel::host().is_some();
-        let matmul_rows = if wide { crate::cranelift::microkernel::ROWS as u32 } else { tile::ROWS };
-        LowerOptions { matmul_rows, ..LowerOptions::default() }
+        use crate::cranelift::microkernel;
+        let wide = options.wide && options.simd && options.contract;
+        let wide_tile = microkernel::host()
+            .filter(|_| wide)
+            .map(|m| WideTile { rows: microkernel::ROWS as u32, cols: m.cols as u32 });
+        LowerOptions { wide_tile, ..LowerOptions::default() }
     }
 }
 
@@ -165,7 +176,8 @@ fn assemble(g: &Graph, part: &Partition, opts: &LowerOptions) -> Result<Program,
             partition::Kind::Matmul if opts.lanes <= 1 => {
                 split::split_matmul_axes(&mut k);
                 tile::contiguous_innermost(&mut k);
-                tile::tile_rows(&mut k, opts.matmul_rows);
+                let rows = tile::rows_for(&k, opts.wide_tile);
+                tile::tile_rows(&mut k, rows);
                 if let Some((pack, pack_args)) = pack::pack_b(&mut k, &mut args, &mut bufs) {
                     launches.push(Launch { kernel: kernels.len(), args: pack_args });
                     kernels.push(pack);

@@ -1,5 +1,5 @@
 //! Register tiling of matmul kernels: each grid point computes `ROWS` rows of the output instead of one
-//! (`LowerOptions::matmul_rows`: 4 by default, 6 where the CPU backend has a wide tile function).
+//! (4 by default; 6 for matmuls the CPU backend runs through a wide tile function, `rows_for`).
 //!
 //! A matmul kernel as built computes one output element per grid point: a `for k` loop accumulates a dot
 //! product, then the epilogue stores it. Loading an element of `A` and of `B` per multiply-add makes it
@@ -52,6 +52,17 @@ pub(super) fn contiguous_innermost(k: &mut Kernel) {
     if let Some(at) = (0..k.grid.len() - 1).rev().find(|&a| contiguous(k.grid[a].0)) {
         let axis = k.grid.remove(at);
         k.grid.push(axis);
+    }
+}
+
+/// The rows per tile of matmul kernel `k`: the wide tile's when there is one and `k` has at least its
+/// columns (static innermost extent) or a symbolic number of them; narrower ones stay in f32x4 code,
+/// which runs four rows best.
+pub(super) fn rows_for(k: &Kernel, wide: Option<super::WideTile>) -> u32 {
+    let columns = k.grid.last().and_then(|(_, e)| ix::as_const(e));
+    match wide {
+        Some(w) if columns.is_none_or(|n| n >= i64::from(w.cols)) => w.rows,
+        _ => ROWS,
     }
 }
 
