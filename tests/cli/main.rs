@@ -250,6 +250,22 @@ fn bench_prints_a_row_per_workload() {
     ]);
     assert!(step.lines().any(|l| l.starts_with("zoo:gpt-tiny train step")), "{step}");
     assert!(fails(&["bench", "zoo:monarch-ffn", "--train", "--runs", "1"]).contains("no scalar output `loss`"));
+    // The same step's kernels, for inspection.
+    let kernels = ok(&[
+        "compile",
+        "zoo:gpt-tiny",
+        "-c",
+        "d=16",
+        "-c",
+        "heads=2",
+        "-c",
+        "layers=1",
+        "--train",
+        "--emit",
+        "kernels",
+    ]);
+    assert!(kernels.contains("launch ") && kernels.contains("_matmul"), "{kernels}");
+    assert!(fails(&["compile", "zoo:monarch-ffn", "--train"]).contains("no scalar output `loss`"));
     let fastest = ok(&["bench", "cpu-small", "--runs", "2", "--min"]);
     assert!(fastest.contains("fastest of 2 runs") && fastest.lines().any(|l| l.starts_with("matmul")), "{fastest}");
     for w in ["silu(x*w+b)", "softmax rows", "layer_norm rows", "matmul", "gpt-block forward"] {
