@@ -78,3 +78,22 @@ fn attention_softmax_with_a_causal_mask() {
         check_all(&g, &[("B", b), ("T", t)], t as u64);
     }
 }
+
+/// Loads whose value is unused: the CPU backend's touches of the next grid row (`cranelift/touch.rs`).
+fn touches(g: &irc_ir::Graph) -> usize {
+    let p = irc_codegen::lower(g).unwrap();
+    let compiled = p.kernels.iter().map(|k| irc_codegen::cranelift::compile_kernel(k).unwrap());
+    compiled.map(|c| c.clif_text().matches("load.i8").count()).sum()
+}
+
+#[test]
+fn later_passes_touch_the_next_row() {
+    // The exp pass of softmax reads `x` again (its first pass read it): it touches the next row. The
+    // scale pass reads only the output.
+    let g = softmax("f32", 4096);
+    assert!(touches(&g) > 0);
+    check_all(&g, &[("R", 5)], 7);
+    // A single pass (an elementwise kernel) has nothing to touch.
+    let g = graph("%0 = input \"x\" : f32[R, 64]\n%1 = exp %0 : f32[R, 64]\noutput \"y\" = %1");
+    assert_eq!(touches(&g), 0);
+}

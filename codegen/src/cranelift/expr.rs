@@ -81,6 +81,8 @@ pub(super) struct Tx<'a, 'f> {
     pub simd_loops: usize,
     /// Whether some loop calls the host's tile function (`wide.rs`).
     pub calls_tile: bool,
+    /// Loads of the next grid row that vector loops touch, by loop variable (`touch.rs`).
+    pub touches: std::collections::HashMap<VarId, Vec<super::touch::Touch>>,
     /// The variable of the innermost loop being emitted (see `load_flags`).
     pub innermost: Option<VarId>,
     /// Address bases hoisted out of the enclosing loops, innermost last (`addr.rs`).

@@ -77,6 +77,7 @@ fn begin<'a, 'f>(
         imports,
         simd_loops: 0,
         calls_tile: false,
+        touches: if options.simd { super::touch::plan(k) } else { HashMap::new() },
         innermost: None,
         bases: Vec::new(),
         carried: Vec::new(),

@@ -16,6 +16,7 @@ mod helpers;
 mod math;
 pub mod microkernel;
 mod simd;
+mod touch;
 mod wide;
 
 use std::sync::Mutex;
@@ -152,16 +153,22 @@ impl CompiledKernel {
     /// kernel reads or writes for these sizes and grid indices, buffers written here must not be accessed
     /// by anyone else meanwhile, and distinct arguments must not overlap.
     pub unsafe fn run(&self, args: &[*mut u8], sizes: &[i64], range: std::ops::Range<i64>) -> Result<(), CodegenError> {
-        if args.len() != self.num_buffers {
-            return Err(self.arity("buffer arguments", self.num_buffers, args.len()));
-        }
-        self.check_sizes(sizes)?;
+        self.check_call(args, sizes)?;
         // SAFETY: argument counts are checked above; the caller guarantees the buffers (see above).
         unsafe { (self.entry)(args.as_ptr(), sizes.as_ptr(), range.start, range.end) };
         Ok(())
     }
 
-    /// The raw entry point, for callers that check arguments themselves. Valid while `self` lives.
+    /// Checks a call's argument counts as `run` does, for callers of `entry`.
+    pub fn check_call(&self, args: &[*mut u8], sizes: &[i64]) -> Result<(), CodegenError> {
+        if args.len() != self.num_buffers {
+            return Err(self.arity("buffer arguments", self.num_buffers, args.len()));
+        }
+        self.check_sizes(sizes)
+    }
+
+    /// The raw entry point, for callers that check arguments themselves (`check_call`). Valid while
+    /// `self` lives.
     pub fn entry(&self) -> KernelFn {
         self.entry
     }

@@ -310,6 +310,7 @@ impl Tx<'_, '_> {
             let mut locals = Locals::new();
             tx.vector_stmts(&Lanes { var, base, groups }, &mut locals, body);
             tx.last_lanes(locals, groups);
+            tx.touch_next_row(var);
         };
         let step = LANES as i64 * groups as i64;
         if flat {
@@ -376,6 +377,7 @@ impl Tx<'_, '_> {
                     tx.b.def_var(p, sum);
                 }
                 tx.last_lanes(locals, groups);
+                tx.touch_next_row(var);
             });
             lo = self.b.use_var(v);
         }

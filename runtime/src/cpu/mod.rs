@@ -1,12 +1,14 @@
 //! The CPU backend: kernels JIT-compiled by Cranelift (`irc_codegen::cranelift`), launched over threads.
 //!
 //! A launch splits the flattened grid `0..total` into contiguous, nearly equal chunks of whole grid rows
-//! (the innermost dimension), one per thread (`std::thread::scope`; the calling thread takes the first). Launches whose estimated work is small
+//! (the innermost dimension), one per thread (worker threads started once, `pool.rs`; the calling thread
+//! takes the first). Launches whose estimated work is small
 //! run on the calling thread alone: spawning a thread costs more than it saves below
 //! [`MIN_WORK_PER_THREAD`] (see docs/CPU.md for the measurement). Chunking never changes results: every
 //! grid index computes the same way whichever thread runs it.
 
 mod cost;
+mod pool;
 
 use std::ops::Range;
 
@@ -37,13 +39,6 @@ impl Default for CpuBackend {
         CpuBackend::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }
-
-/// The raw buffer addresses of one launch, shared by its threads.
-struct Args<'a>(&'a [*mut u8]);
-
-// SAFETY: the addresses are only passed on to the kernel, whose threads touch disjoint grid indices;
-// `launch_raw`'s caller guarantees the buffers stay valid and unaliased for the whole launch.
-unsafe impl Sync for Args<'_> {}
 
 impl CpuBackend {
     pub fn new(threads: usize) -> CpuBackend {
@@ -90,25 +85,11 @@ impl CpuBackend {
         }
         let row = kernel.grid.last().and_then(|(_, e)| e.eval_size(sizes)).unwrap_or(1);
         let chunks = row_chunks(total, threads, row);
-        let shared = Args(args);
-        let shared = &shared;
-        std::thread::scope(|s| {
-            let workers: Vec<_> = chunks[1..]
-                .iter()
-                .map(|range| {
-                    let range = range.clone();
-                    // SAFETY: forwarded from this function's contract; chunks are disjoint.
-                    s.spawn(move || unsafe { compiled.run(shared.0, sizes, range) })
-                })
-                .collect();
-            // SAFETY: as above.
-            let first = unsafe { compiled.run(shared.0, sizes, chunks[0].clone()) };
-            // Generated code cannot panic; a worker panic would be a bug in `run`, so pass it on.
-            workers
-                .into_iter()
-                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .fold(first, Result::and)
-        })
+        compiled.check_call(args, sizes)?;
+        // SAFETY: the arguments are checked above and the rest forwarded from this function's contract;
+        // chunks are disjoint.
+        unsafe { pool::run(compiled.entry(), args, sizes, &chunks) };
+        Ok(())
     }
 }
 

@@ -113,6 +113,30 @@ fn kernels_match_the_evaluator_on_any_thread_count() {
     assert_ulps(got[1].bytes(), want[1].bytes(), 2, 1, "exp_f16");
 }
 
+#[test]
+fn launches_from_several_threads_share_the_workers() {
+    // Six launches at once from six threads, each over four chunks (more than this machine may have
+    // cores): every one gives the single-threaded result.
+    let mut rng = Rng::new(11);
+    let (m, n, p) = (64usize, 48usize, 1024usize);
+    let k = matmul();
+    let bufs = [
+        random_buffer(DType::F32, vec![m, p], &mut rng),
+        random_buffer(DType::F32, vec![p, n], &mut rng),
+        HostBuffer::zeros(DType::F32, vec![m, n]),
+    ];
+    let sizes = [m as i64, n as i64, p as i64];
+    let want = launch(&CpuBackend::new(1), &k, &bufs, &sizes);
+    let four = CpuBackend::new(4);
+    assert_eq!(four.threads_for(&k, &sizes, (m * n) as i64), 4, "the test should use four chunks");
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..6).map(|_| s.spawn(|| launch(&four, &k, &bufs, &sizes))).collect();
+        for run in runs {
+            assert_eq!(run.join().unwrap()[2].bytes(), want[2].bytes());
+        }
+    });
+}
+
 /// Asserts that two buffers of little-endian floats `width` bytes wide (finite, of one sign per pair)
 /// differ by at most `ulps` units in the last place element by element.
 fn assert_ulps(got: &[u8], want: &[u8], width: usize, ulps: u64, what: &str) {
