@@ -231,39 +231,13 @@ fn compile_dumps_ptx_with_its_launch_contract() {
 fn bench_prints_a_row_per_workload() {
     let out = ok(&["bench", "cpu-small", "--runs", "1"]);
     assert!(out.contains("copy roofline") && out.contains("median of 1 runs"), "{out}");
-    let step = ok(&[
-        "bench",
-        "zoo:gpt-tiny",
-        "-c",
-        "d=16",
-        "-c",
-        "heads=2",
-        "-c",
-        "layers=1",
-        "--dim",
-        "B=2",
-        "--dim",
-        "T=8",
-        "--runs",
-        "1",
-        "--train",
-    ]);
+    // A small gpt-tiny.
+    let tiny = ["zoo:gpt-tiny", "-c", "d=16", "-c", "heads=2", "-c", "layers=1"];
+    let step = ok(&[&["bench"], &tiny[..], &["--dim", "B=2", "--dim", "T=8", "--runs", "1", "--train"]].concat());
     assert!(step.lines().any(|l| l.starts_with("zoo:gpt-tiny train step")), "{step}");
     assert!(fails(&["bench", "zoo:monarch-ffn", "--train", "--runs", "1"]).contains("no scalar output `loss`"));
     // The same step's kernels, for inspection.
-    let kernels = ok(&[
-        "compile",
-        "zoo:gpt-tiny",
-        "-c",
-        "d=16",
-        "-c",
-        "heads=2",
-        "-c",
-        "layers=1",
-        "--train",
-        "--emit",
-        "kernels",
-    ]);
+    let kernels = ok(&[&["compile"], &tiny[..], &["--train", "--emit", "kernels"]].concat());
     assert!(kernels.contains("launch ") && kernels.contains("_matmul"), "{kernels}");
     assert!(fails(&["compile", "zoo:monarch-ffn", "--train"]).contains("no scalar output `loss`"));
     let fastest = ok(&["bench", "cpu-small", "--runs", "2", "--min"]);

@@ -70,6 +70,16 @@ fn random_buffer(dtype: DType, shape: Vec<usize>, rng: &mut Rng) -> HostBuffer {
 }
 
 /// Launches `k` on copies of `bufs` with `backend`; returns the buffers after.
+/// The `matmul` kernel with random `a: [m, p]`, `b: [p, n]`, a zeroed `c` and its sizes.
+fn matmul_case(m: usize, n: usize, p: usize, rng: &mut Rng) -> (Kernel, [HostBuffer; 3], [i64; 3]) {
+    let bufs = [
+        random_buffer(DType::F32, vec![m, p], rng),
+        random_buffer(DType::F32, vec![p, n], rng),
+        HostBuffer::zeros(DType::F32, vec![m, n]),
+    ];
+    (matmul(), bufs, [m as i64, n as i64, p as i64])
+}
+
 fn launch<B: HostBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &[i64]) -> Vec<HostBuffer> {
     let compiled = backend.compile(k).unwrap();
     let mut bufs = bufs.to_vec();
@@ -82,14 +92,8 @@ fn launch<B: HostBackend>(backend: &B, k: &Kernel, bufs: &[HostBuffer], sizes: &
 #[test]
 fn kernels_match_the_evaluator_on_any_thread_count() {
     let mut rng = Rng::new(7);
-    let (m, n, p) = (48usize, 37usize, 256usize);
-    let k = matmul();
-    let bufs = [
-        random_buffer(DType::F32, vec![m, p], &mut rng),
-        random_buffer(DType::F32, vec![p, n], &mut rng),
-        HostBuffer::zeros(DType::F32, vec![m, n]),
-    ];
-    let sizes = [m as i64, n as i64, p as i64];
+    let (m, n) = (48, 37);
+    let (k, bufs, sizes) = matmul_case(m, n, 256, &mut rng);
     let want = launch(&EvalBackend, &k, &bufs, &sizes);
     let many = CpuBackend::new(4);
     assert!(many.threads_for(&k, &sizes, (m * n) as i64) > 1, "the test should exercise threads");
@@ -117,15 +121,8 @@ fn kernels_match_the_evaluator_on_any_thread_count() {
 fn launches_from_several_threads_share_the_workers() {
     // Six launches at once from six threads, each over four chunks (more than this machine may have
     // cores): every one gives the single-threaded result.
-    let mut rng = Rng::new(11);
-    let (m, n, p) = (64usize, 48usize, 1024usize);
-    let k = matmul();
-    let bufs = [
-        random_buffer(DType::F32, vec![m, p], &mut rng),
-        random_buffer(DType::F32, vec![p, n], &mut rng),
-        HostBuffer::zeros(DType::F32, vec![m, n]),
-    ];
-    let sizes = [m as i64, n as i64, p as i64];
+    let (m, n) = (64, 48);
+    let (k, bufs, sizes) = matmul_case(m, n, 1024, &mut Rng::new(11));
     let want = launch(&CpuBackend::new(1), &k, &bufs, &sizes);
     let four = CpuBackend::new(4);
     assert_eq!(four.threads_for(&k, &sizes, (m * n) as i64), 4, "the test should use four chunks");
