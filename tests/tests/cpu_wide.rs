@@ -103,6 +103,28 @@ fn plain_matmuls_match_the_f32x4_code() {
 }
 
 #[test]
+fn four_row_tiles_repeat_their_last_row() {
+    // Lowered with the default four-row tiles and compiled with the tile function: the call passes the
+    // fourth row again for rows five and six, and reads back only four.
+    let wide = host_has_tiles();
+    let default = LowerOptions::default();
+    for (i, (m, k, n)) in [(8, 40, 64), (10, 17, 150)].into_iter().enumerate() {
+        let g = matmul(m, k, n);
+        let (inputs, params) = data(&g, &sizes(&[]), 30 + i as u64);
+        let run = |backend: CpuBackend| {
+            Executable::compile_with(&g, backend, &default).unwrap().run(&inputs, &params).unwrap()
+        };
+        let (want, got) = (run(narrow(1)), run(CpuBackend::new(2)));
+        let same = want[0].data.iter().zip(&got[0].data).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{m}x{k}x{n}");
+        let program = lower_with(&g, &default).unwrap();
+        let calls =
+            program.kernels.iter().any(|k| compile_kernel_with(k, CompileOptions::default()).unwrap().calls_tile());
+        assert_eq!(calls, wide, "{m}x{k}x{n}");
+    }
+}
+
+#[test]
 fn few_rows_stay_in_f32x4_code() {
     // Fewer rows than a tile: the matmul is not tiled (a tile function would mostly repeat rows).
     for m in [1, 3, 5] {
