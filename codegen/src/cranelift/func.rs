@@ -29,14 +29,14 @@ const COL_BLOCK: i64 = 64;
 pub(super) struct Imports {
     /// The transcendental helpers, by (helper, is f64).
     pub helpers: HashMap<(Helper, bool), FuncId>,
-    /// The host's matmul tile function (`wide.rs`), when the kernel may use it.
-    pub tile: Option<(Microkernel, FuncId)>,
+    /// The host's matmul tile functions (`wide.rs`), widest first, when the kernel may use them.
+    pub tiles: Vec<(Microkernel, FuncId)>,
 }
 
 /// Declares every helper, and the host's tile function where `options` allow it, as imports; the
 /// error is Cranelift's message.
 pub(super) fn declare_imports(module: &mut JITModule, options: CompileOptions) -> Result<Imports, String> {
-    let tile = wide::declare(module, options.wide && options.simd && options.contract)?;
+    let tiles = wide::declare(module, options.wide && options.simd && options.contract)?;
     let mut ids = HashMap::new();
     for &helper in Helper::ALL {
         let (f32_name, f64_name) = helper.names();
@@ -46,7 +46,7 @@ pub(super) fn declare_imports(module: &mut JITModule, options: CompileOptions) -
             ids.insert((helper, is_f64), id);
         }
     }
-    Ok(Imports { helpers: ids, tile })
+    Ok(Imports { helpers: ids, tiles })
 }
 
 /// Per-function setup: the entry block, the kernel's variables, buffer addresses and sizes.
@@ -352,11 +352,11 @@ impl Tx<'_, '_> {
             lo = self.reduce_loop(var, lo, hi, &r);
             self.simd_loops += 1;
         } else if self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate) {
-            if let Some(m) = self.wide_kernel()
-                && let Some(t) = wide::tile(self.k, var, body)
-            {
-                lo = self.wide_loop(var, lo, hi, &t, m);
-                self.calls_tile = true;
+            if let Some(t) = wide::tile(self.k, var, body) {
+                for m in self.wide_kernels(var) {
+                    lo = self.wide_loop(var, lo, hi, &t, m);
+                    self.calls_tile = true;
+                }
             }
             let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);

@@ -44,6 +44,8 @@ pub struct Microkernel {
     pub name: &'static str,
     /// Columns per call: a multiple of 4 (the f32x4 groups of the epilogue).
     pub cols: usize,
+    /// The instruction set it needs: `"avx512f"`, or `"avx2"` with FMA.
+    pub isa: &'static str,
     pub func: TileFn,
 }
 
@@ -105,15 +107,29 @@ tile_fn!(
     _mm512_fmadd_ps,
     _mm512_storeu_ps
 );
+tile_fn!(
+    irc_tile_avx512_narrow,
+    "avx512f",
+    __m512,
+    16,
+    16,
+    _mm512_set1_ps,
+    _mm512_loadu_ps,
+    _mm512_fmadd_ps,
+    _mm512_storeu_ps
+);
 tile_fn!(irc_tile_avx2, "avx2,fma", __m256, 8, 16, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
 
-/// Every tile function this build has, widest first (whether or not the host can run it).
+/// Every tile function this build has (whether or not the host can run it), widest first and, for one
+/// width, the preferred first: six rows of 16 columns are six AVX-512 accumulators (a matmul of one
+/// attention head of 16) or twelve AVX2 ones.
 pub fn all() -> Vec<Microkernel> {
     #[cfg(target_arch = "x86_64")]
     {
         vec![
-            Microkernel { name: "irc_tile_avx512", cols: 64, func: irc_tile_avx512 },
-            Microkernel { name: "irc_tile_avx2", cols: 16, func: irc_tile_avx2 },
+            Microkernel { name: "irc_tile_avx512", cols: 64, isa: "avx512f", func: irc_tile_avx512 },
+            Microkernel { name: "irc_tile_avx512_narrow", cols: 16, isa: "avx512f", func: irc_tile_avx512_narrow },
+            Microkernel { name: "irc_tile_avx2", cols: 16, isa: "avx2", func: irc_tile_avx2 },
         ]
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -126,8 +142,8 @@ pub fn all() -> Vec<Microkernel> {
 pub fn supported(m: &Microkernel) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        match m.name {
-            "irc_tile_avx512" => std::arch::is_x86_feature_detected!("avx512f"),
+        match m.isa {
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
             _ => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
         }
     }
@@ -138,9 +154,15 @@ pub fn supported(m: &Microkernel) -> bool {
     }
 }
 
-/// The widest tile function the host runs, if any.
-pub fn host() -> Option<Microkernel> {
-    all().into_iter().find(supported)
+/// The tile functions the host runs, one per width, widest first (none without AVX2 and FMA).
+pub fn host() -> Vec<Microkernel> {
+    let mut chosen: Vec<Microkernel> = Vec::new();
+    for m in all().into_iter().filter(supported) {
+        if !chosen.iter().any(|c| c.cols == m.cols) {
+            chosen.push(m);
+        }
+    }
+    chosen
 }
 
 #[cfg(test)]

@@ -41,17 +41,23 @@ pub(super) struct Tile<'k> {
     epilogue: Vec<Stmt>,
 }
 
-/// Declares the host's tile function as an import when `wanted`; the error is Cranelift's message.
+/// Declares the host's tile functions as imports when `wanted`; the error is Cranelift's message.
 pub(super) fn declare(
     module: &mut cranelift_jit::JITModule,
     wanted: bool,
-) -> Result<Option<(Microkernel, FuncId)>, String> {
-    let Some(m) = microkernel::host().filter(|_| wanted) else { return Ok(None) };
+) -> Result<Vec<(Microkernel, FuncId)>, String> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
     let ptr = module.target_config().pointer_type();
     let mut sig = module.make_signature();
     sig.params.extend([AbiParam::new(ptr), AbiParam::new(ptr)]);
-    let id = module.declare_function(m.name, Linkage::Import, &sig).map_err(|e| e.to_string())?;
-    Ok(Some((m, id)))
+    let mut declared = Vec::new();
+    for m in microkernel::host() {
+        let id = module.declare_function(m.name, Linkage::Import, &sig).map_err(|e| e.to_string())?;
+        declared.push((m, id));
+    }
+    Ok(declared)
 }
 
 /// `body` of a loop over `var` as a tile: `let acc_r = c` for each row (one f32 constant; other `let`s
@@ -208,9 +214,17 @@ fn product_term(value: &Expr, acc: VarId, x: VarId) -> Option<(usize, &Expr)> {
 }
 
 impl Tx<'_, '_> {
-    /// The host tile function, when the kernel may call one (`CompileOptions::wide`).
-    pub(super) fn wide_kernel(&self) -> Option<(Microkernel, FuncId)> {
-        self.imports.tile
+    /// The host's tile functions for a loop over `var`, widest first: the widest always, a narrower one
+    /// unless `var` is the grid's last axis with a static number of columns that the widest divides;
+    /// none unless the kernel may call them (`CompileOptions::wide`).
+    pub(super) fn wide_kernels(&self, var: VarId) -> Vec<(Microkernel, FuncId)> {
+        let widest = self.imports.tiles.first().map_or(1, |(m, _)| m.cols as i64);
+        let columns = match self.k.grid.last() {
+            Some((v, extent)) if *v == var => extent.eval_size(&[]),
+            _ => None,
+        };
+        let needed = |m: &Microkernel| m.cols as i64 == widest || columns.is_none_or(|n| n % widest != 0);
+        self.imports.tiles.iter().copied().filter(|(m, _)| needed(m)).collect()
     }
 
     /// The part of `for var in lo..hi { tile's body }` that runs through the tile function, `cols`

@@ -83,9 +83,8 @@ impl LowerOptions {
     pub fn cpu(options: crate::cranelift::CompileOptions) -> LowerOptions {
         use crate::cranelift::microkernel;
         let wide = options.wide && options.simd && options.contract;
-        let wide_tile = microkernel::host()
-            .filter(|_| wide)
-            .map(|m| WideTile { rows: microkernel::ROWS as u32, cols: m.cols as u32 });
+        let narrowest = microkernel::host().iter().map(|m| m.cols as u32).min().filter(|_| wide);
+        let wide_tile = narrowest.map(|cols| WideTile { rows: microkernel::ROWS as u32, cols });
         LowerOptions { wide_tile, ..LowerOptions::default() }
     }
 }
