@@ -187,3 +187,30 @@ fn symbolic_strides_and_values_read_before_the_loop() {
     }
     assert_eq!(calls_tile(&g), wide);
 }
+
+#[test]
+fn half_precision_operands_widen_in_the_tile_function() {
+    // f16 and bf16 matmuls accumulate in f32: the tile functions widen the operands as they load them
+    // (exactly), and the epilogue rounds each lane to the output dtype as scalar code does. `B` is a
+    // transposed weight, so it is packed (in its own dtype).
+    let wide = host_has_tiles();
+    for (i, dtype) in ["f16", "bf16"].into_iter().enumerate() {
+        for (m, k, n) in [(13, 40, 48), (7, 9, 100)] {
+            let g = graph(&format!(
+                "%0 = input \"x\" : {dtype}[{m}, {k}]\n%1 = param \"w\" : {dtype}[{n}, {k}]\n\
+                 %2 = permute %1 perm=[1, 0] : {dtype}[{k}, {n}]\n%3 = matmul %0, %2 : {dtype}[{m}, {n}]\n\
+                 %4 = param \"b\" : {dtype}[{n}]\n%5 = expand %4 shape=[{m}, {n}] : {dtype}[{m}, {n}]\n\
+                 %6 = add %3, %5 : {dtype}[{m}, {n}]\noutput \"y\" = %6"
+            ));
+            check_wide(&g, 40 + i as u64);
+            assert_eq!(calls_tile(&g), wide, "{dtype} {m}x{k}x{n}");
+            // And with `B` read in place.
+            let g = graph(&format!(
+                "%0 = input \"x\" : {dtype}[{m}, {k}]\n%1 = param \"w\" : {dtype}[{k}, {n}]\n\
+                 %2 = matmul %0, %1 : {dtype}[{m}, {n}]\noutput \"y\" = %2"
+            ));
+            check_wide(&g, 50 + i as u64);
+            assert_eq!(calls_tile(&g), wide, "{dtype} {m}x{k}x{n} in place");
+        }
+    }
+}

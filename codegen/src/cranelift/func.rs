@@ -351,26 +351,35 @@ impl Tx<'_, '_> {
         {
             lo = self.reduce_loop(var, lo, hi, &r);
             self.simd_loops += 1;
-        } else if self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate) {
-            if let Some(t) = wide::tile(self.k, var, body) {
-                for m in self.wide_kernels(var) {
-                    lo = self.wide_loop(var, lo, hi, &t, m);
-                    self.calls_tile = true;
-                }
+            self.scalar_loop(var, lo, hi, body);
+            return;
+        }
+        let eligible = self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate);
+        // A matmul tile through the host's tile functions: its epilogue may store f16 or bf16 lane by
+        // lane (a half-precision model), which the f32x4 loop does not.
+        let tile = wide::tile(self.k, var, body).filter(|t| eligible || wide::epilogue_vectorizes(self.k, var, t));
+        let mut tiled = false;
+        if let Some(t) = tile.filter(|_| self.options.simd) {
+            for m in self.wide_kernels(var, &t) {
+                lo = self.wide_loop(var, lo, hi, &t, m);
+                tiled = true;
             }
+        }
+        self.calls_tile |= tiled;
+        if eligible {
             let groups = simd::groups(body);
             lo = self.simd_loop(var, lo, hi, body, groups);
             lo = self.simd_loop(var, lo, hi, body, 1);
             self.simd_loops += 1;
-            // The vector lanes run nested reductions sequentially, so the tail must too: which
-            // iterations fall in the tail depends on where the range (a thread's chunk) starts.
-            let options = self.options;
+        }
+        // Vector lanes and tile functions run nested reductions sequentially, so the tail must too:
+        // which iterations fall in the tail depends on where the range (a thread's chunk) starts.
+        let options = self.options;
+        if eligible || tiled {
             self.options.reassociate = false;
-            self.scalar_loop(var, lo, hi, body);
-            self.options = options;
-            return;
         }
         self.scalar_loop(var, lo, hi, body);
+        self.options = options;
     }
 
     pub fn scalar_loop(&mut self, var: VarId, lo: Value, hi: Value, body: &[Stmt]) {

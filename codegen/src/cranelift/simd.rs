@@ -41,15 +41,17 @@ pub(super) const LANES: u8 = 4;
 /// reductions vectorize (`reduction`).
 pub(super) fn eligible(k: &Kernel, var: VarId, body: &[Stmt], reassociate: bool) -> bool {
     let mut scan = Scan::new(k, var, reassociate);
-    let ok = scan.stmts(body)
-        && !scan.stores.is_empty()
-        && scan.loads.iter().all(|(buf, index)| {
-            scan.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index) || (s.contains(index) && apart(s)))
-        });
-    // Strided stores pay off where no load gathers (a matmul tile written transposed); a row kernel
-    // with a strided output keeps its rows scalar and vectorizes its own contiguous loops instead.
-    let strided = scan.stores.values().flatten().any(|index| scan.stride(index) != Some(1));
-    ok && (!strided || scan.loads.iter().all(|(_, index)| matches!(scan.stride(index), Some(0 | 1))))
+    scan.stmts(body) && scan.accepts()
+}
+
+/// Whether the epilogue of a wide matmul tile (`wide.rs`: the statements after its `k` loop, reading the
+/// accumulators `accs` as f32x4 values) is vector code as in `eligible`, stores to f16 and bf16 buffers
+/// included (lane by lane, each rounded as scalar code rounds it).
+pub(super) fn epilogue_eligible(k: &Kernel, var: VarId, accs: &[VarId], epilogue: &[Stmt]) -> bool {
+    let mut scan = Scan::new(k, var, false);
+    scan.half_stores = true;
+    scan.locals.extend(accs);
+    scan.stmts(epilogue) && scan.accepts()
 }
 
 /// Whether the distinct store indices differ pairwise by constants of at least a vector step
@@ -121,12 +123,27 @@ struct Scan<'k> {
     /// Store indices by buffer. A buffer stored at several indices (the rows of a register-tiled matmul)
     /// must not be loaded: grid points never write the same element, so only reads could see the order.
     stores: HashMap<usize, Vec<&'k Expr>>,
+    /// Whether stores to f16 and bf16 buffers qualify (lane by lane, `epilogue_eligible`).
+    half_stores: bool,
 }
 
 impl<'k> Scan<'k> {
     fn new(k: &'k Kernel, var: VarId, reassociate: bool) -> Scan<'k> {
         let (locals, used, loads, stores) = (HashSet::new(), HashSet::new(), Vec::new(), HashMap::new());
-        Scan { k, var, reassociate, locals, used, loads, stores }
+        Scan { k, var, reassociate, locals, used, loads, stores, half_stores: false }
+    }
+
+    /// After `stmts`: whether what it recorded keeps every lane to its own iteration. The body stores
+    /// something; a buffer it loads is stored at the loaded index only (or at indices `apart`); and
+    /// strided stores (lane by lane) come with loads that do not gather: a row kernel with a strided
+    /// output keeps its rows scalar and vectorizes its own contiguous loops instead.
+    fn accepts(&self) -> bool {
+        let ok = !self.stores.is_empty()
+            && self.loads.iter().all(|(buf, index)| {
+                self.stores.get(buf).is_none_or(|s| s.iter().all(|s| s == index) || (s.contains(index) && apart(s)))
+            });
+        let strided = self.stores.values().flatten().any(|index| self.stride(index) != Some(1));
+        ok && (!strided || self.loads.iter().all(|(_, index)| matches!(self.stride(index), Some(0 | 1))))
     }
 
     /// Whether the nested loop `for inner { body }` vectorizes on its own.
@@ -157,7 +174,13 @@ impl<'k> Scan<'k> {
                     None => stride_expr(self.var, &|u| self.locals.contains(&u), index)
                         .is_some_and(|s| !matches!(s, Expr::Const { value, .. } if value == 0.0)),
                 };
-                self.k.buffers[*buf].dtype == DType::F32 && moves && self.value(value)
+                let dtype = self.k.buffers[*buf].dtype;
+                let value = match half_store(dtype, value) {
+                    Some(inner) if self.half_stores => inner,
+                    _ if dtype == DType::F32 => value,
+                    _ => return false,
+                };
+                moves && self.value(value)
             }
             // Inside a nested loop a strided store would run at every step (a row kernel vectorized
             // across rows gathers its loads too): only contiguous ones, unless the loop runs at most
@@ -248,6 +271,15 @@ impl<'k> Scan<'k> {
             Expr::Const { .. } | Expr::Size(_) => {}
         }
         !mentions(e, &self.locals)
+    }
+}
+
+/// The f32 value under a store of `value` to a buffer of `dtype` f16 or bf16 when `value` is its
+/// rounding to that dtype (`f16(x)`): storing `x` rounds it the same way, once.
+fn half_store(dtype: DType, value: &Expr) -> Option<&Expr> {
+    match value {
+        Expr::Cast { dtype: d, arg } if *d == dtype && matches!(dtype, DType::F16 | DType::BF16) => Some(arg),
+        _ => None,
     }
 }
 
@@ -463,7 +495,10 @@ impl Tx<'_, '_> {
                     }
                 }
                 Stmt::Store { buf, index, value } => {
-                    let contiguous = stride(var, &|u| locals.contains_key(&u), index) == Some(1);
+                    let dtype = self.k.buffers[*buf].dtype;
+                    let contiguous = stride(var, &|u| locals.contains_key(&u), index) == Some(1) && dtype == DType::F32;
+                    // An f16 or bf16 store: the f32 value, which the lane stores round once.
+                    let value = half_store(dtype, value).unwrap_or(value);
                     for g in 0..lanes.groups {
                         self.enter_group(lanes, g);
                         let x = self.vector(var, locals, g, value);
@@ -673,16 +708,17 @@ impl Tx<'_, '_> {
         out
     }
 
-    /// Stores each lane of `x` to element `index` of `buf` with the loop variable at that lane's value.
+    /// Stores each lane of `x` to element `index` of `buf` (f32, or rounded to f16 or bf16) with the loop
+    /// variable at that lane's value.
     fn store_lanes(&mut self, var: VarId, buf: usize, index: &Expr, x: Value) {
         let v = self.vars[var.0 as usize];
         let i = self.b.use_var(v);
         for lane in 0..LANES {
             let at = self.b.ins().iadd_imm_s(i, lane as i64);
             self.b.def_var(v, at);
-            let (addr, offset) = self.address_of(buf, index);
             let s = self.b.ins().extractlane(x, lane);
-            self.b.ins().store(mem_flags(), s, addr, offset);
+            // Rounded to the buffer's dtype as scalar code rounds it.
+            self.store(buf, index, s);
         }
         self.b.def_var(v, i);
     }

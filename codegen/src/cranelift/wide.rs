@@ -36,6 +36,8 @@ pub(super) struct Tile<'k> {
     a_step: [Expr; 2],
     b: (usize, &'k Expr),
     b_step: [Expr; 2],
+    /// The operands' dtype: the tile function reads them as it (f32, f16 or bf16).
+    pub dtype: DType,
     /// What follows the `k` loop, after the `let`s before it that are not accumulators (values the
     /// loop does not change: a residual read before it).
     epilogue: Vec<Stmt>,
@@ -98,14 +100,13 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
     if accs.len() * 2 <= ROWS || accs.len() > ROWS {
         return None;
     }
-    let (Stmt::Let { var: x, value: Expr::Load { buf: b_buf, index: b_index } }, updates) = inner.split_first()? else {
-        return None;
-    };
+    let (Stmt::Let { var: x, value: b_value }, updates) = inner.split_first()? else { return None };
+    let (b_buf, b_index) = operand(k, b_value)?;
     let mut a: Vec<Option<(usize, &Expr)>> = vec![None; accs.len()];
     for s in updates {
         let Stmt::Assign { var: acc, value } = s else { return None };
         let row = accs.iter().position(|u| u == acc)?;
-        let (buf, index) = product_term(value, *acc, *x)?;
+        let (buf, index) = product_term(k, value, *acc, *x)?;
         if a[row].replace((buf, index)).is_some() {
             return None;
         }
@@ -115,13 +116,15 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
     let split = split_of(*kv, extent, inner)?;
     let steps = |index: &Expr| k_steps(*kv, var, split, &locals, index);
     let (a_step, b_step) = (steps(a[0].1)?, steps(b_index)?);
-    let f32_buf = |b: usize| k.buffers[b].dtype == DType::F32;
-    let ok = f32_buf(*b_buf)
+    let dtype = k.buffers[b_buf].dtype;
+    let ok = k.dtype_of(&Expr::Var(*x)) == DType::F32
         && stride(var, &locals, b_index) == Some(1)
         && stride(var, &locals, extent) == Some(0)
         && !extent.mentions(*kv)
         && a.iter().all(|&(buf, index)| {
-            f32_buf(buf) && stride(var, &locals, index) == Some(0) && steps(index).as_ref() == Some(&a_step)
+            k.buffers[buf].dtype == dtype
+                && stride(var, &locals, index) == Some(0)
+                && steps(index).as_ref() == Some(&a_step)
         })
         && !Stmt::any_expr(&epilogue, |e| matches!(e, Expr::Var(u) if u == kv || u == x));
     ok.then(|| Tile {
@@ -132,7 +135,8 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
         split,
         a,
         a_step,
-        b: (*b_buf, &**b_index),
+        b: (b_buf, b_index),
+        dtype,
         b_step,
         epilogue,
     })
@@ -197,8 +201,14 @@ fn k_steps(
     (!steps.iter().any(reads_body)).then_some(steps)
 }
 
-/// `acc + A[i] * x` (either operand order of both operations): `A`'s buffer and index.
-fn product_term(value: &Expr, acc: VarId, x: VarId) -> Option<(usize, &Expr)> {
+/// Whether `t`'s epilogue runs as vector code (`simd::epilogue_eligible`).
+pub(super) fn epilogue_vectorizes(k: &Kernel, var: VarId, t: &Tile) -> bool {
+    super::simd::epilogue_eligible(k, var, &t.accs, &t.epilogue)
+}
+
+/// `acc + A[i] * x` (either operand order of both operations, `A[i]` as `operand` reads it): `A`'s
+/// buffer and index.
+fn product_term<'k>(k: &Kernel, value: &'k Expr, acc: VarId, x: VarId) -> Option<(usize, &'k Expr)> {
     let Expr::Binary { op: BinOp::Add, lhs, rhs } = value else { return None };
     let product = match (&**lhs, &**rhs) {
         (Expr::Var(u), p) | (p, Expr::Var(u)) if *u == acc => p,
@@ -206,25 +216,41 @@ fn product_term(value: &Expr, acc: VarId, x: VarId) -> Option<(usize, &Expr)> {
     };
     let Expr::Binary { op: BinOp::Mul, lhs, rhs } = product else { return None };
     match (&**lhs, &**rhs) {
-        (Expr::Var(u), Expr::Load { buf, index }) | (Expr::Load { buf, index }, Expr::Var(u)) if *u == x => {
-            Some((*buf, &**index))
-        }
+        (Expr::Var(u), a) | (a, Expr::Var(u)) if *u == x => operand(k, a),
+        _ => None,
+    }
+}
+
+/// An operand element as the tile functions read it: an f32 load, or an f16 or bf16 load widened to f32
+/// (exactly). Its buffer and index.
+fn operand<'k>(k: &Kernel, e: &'k Expr) -> Option<(usize, &'k Expr)> {
+    match e {
+        Expr::Load { buf, index } if k.buffers[*buf].dtype == DType::F32 => Some((*buf, &**index)),
+        Expr::Cast { dtype: DType::F32, arg } => match &**arg {
+            Expr::Load { buf, index } if matches!(k.buffers[*buf].dtype, DType::F16 | DType::BF16) => {
+                Some((*buf, &**index))
+            }
+            _ => None,
+        },
         _ => None,
     }
 }
 
 impl Tx<'_, '_> {
-    /// The host's tile functions for a loop over `var`, widest first: the widest always, a narrower one
-    /// unless `var` is the grid's last axis with a static number of columns that the widest divides;
-    /// none unless the kernel may call them (`CompileOptions::wide`).
-    pub(super) fn wide_kernels(&self, var: VarId) -> Vec<(Microkernel, FuncId)> {
-        let widest = self.imports.tiles.first().map_or(1, |(m, _)| m.cols as i64);
+    /// The host's tile functions for `t` in a loop over `var`, widest first: those for its operands'
+    /// dtype, the widest always, a narrower one unless `var` is the grid's last axis with a static
+    /// number of columns that the widest divides; none unless the kernel may call them
+    /// (`CompileOptions::wide`).
+    pub(super) fn wide_kernels(&self, var: VarId, t: &Tile) -> Vec<(Microkernel, FuncId)> {
+        let tiles: Vec<(Microkernel, FuncId)> =
+            self.imports.tiles.iter().copied().filter(|(m, _)| m.dtype == t.dtype).collect();
+        let widest = tiles.first().map_or(1, |(m, _)| m.cols as i64);
         let columns = match self.k.grid.last() {
             Some((v, extent)) if *v == var => extent.eval_size(&[]),
             _ => None,
         };
         let needed = |m: &Microkernel| m.cols as i64 == widest || columns.is_none_or(|n| n % widest != 0);
-        self.imports.tiles.iter().copied().filter(|(m, _)| needed(m)).collect()
+        tiles.into_iter().filter(|(m, _)| needed(m)).collect()
     }
 
     /// The part of `for var in lo..hi { tile's body }` that runs through the tile function, `cols`

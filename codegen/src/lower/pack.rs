@@ -33,7 +33,15 @@ pub(super) fn pack_b(k: &mut Kernel, args: &mut Vec<usize>, bufs: &mut Buffers) 
     let op = operand(k, n)?;
     let padded = (width + 15) / 16 * 16;
     let stride = if padded % 256 == 0 { padded + 16 } else { padded };
-    let contiguous = matches!(&op.value, Expr::Load { index, .. }
+    // A half-precision operand widened where it is read (`f32(B[..])`) is packed as stored: half the
+    // bytes, and the matmul widens it from the packed copy (exactly, as before).
+    let (stored, dtype) = match &op.value {
+        Expr::Cast { dtype: DType::F32, arg } if matches!(k.dtype_of(arg), DType::F16 | DType::BF16) => {
+            ((**arg).clone(), k.dtype_of(arg))
+        }
+        value => (value.clone(), DType::F32),
+    };
+    let contiguous = matches!(&stored, Expr::Load { index, .. }
         if matches!(&**index, Expr::Binary { op: crate::kir::BinOp::Add, rhs, lhs } if **rhs == Expr::Var(n) && !lhs.mentions(n)));
     if width < 8 || (contiguous && width % 256 != 0) {
         return None;
@@ -43,7 +51,7 @@ pub(super) fn pack_b(k: &mut Kernel, args: &mut Vec<usize>, bufs: &mut Buffers) 
     // even when the matmul has no rows, so it reads only buffers of static shape (at `k < K`, `n < N`,
     // in range whatever the sizes).
     let mut used: Vec<usize> = Vec::new();
-    visit_loads(&op.value, &mut |b| {
+    visit_loads(&stored, &mut |b| {
         if !used.contains(&b) {
             used.push(b);
         }
@@ -51,36 +59,38 @@ pub(super) fn pack_b(k: &mut Kernel, args: &mut Vec<usize>, bufs: &mut Buffers) 
     if used.iter().any(|&b| bufs.list[args[b]].shape.as_static().is_none()) {
         return None;
     }
-    let mut value = op.value.clone();
+    let mut value = stored;
     remap_loads(&mut value, &|b| used.iter().position(|&u| u == b).unwrap_or(b));
     let name = format!("{}_pack", k.name);
     let packed = bufs.add(
         format!("{name}ed"),
         Buffer {
-            dtype: DType::F32,
+            dtype,
             shape: vec![Dim::from(op.extent as usize), Dim::from(stride as usize)].into(),
             kind: BufferKind::Temp,
         },
     );
     let mut pack = Kernel::new(name);
     pack.buffers = used.iter().map(|&b| k.buffers[b].clone()).collect();
-    pack.buffers.push(BufferArg { name: bufs.names[packed].clone(), dtype: DType::F32, access: Access::Write });
+    pack.buffers.push(BufferArg { name: bufs.names[packed].clone(), dtype, access: Access::Write });
     pack.sizes = k.sizes.clone();
     pack.vars = k.vars.clone();
     pack.grid = vec![(op.k, c(op.extent)), (n, c(width))];
     let at = ix::add(ix::mul(Expr::Var(op.k), c(stride)), Expr::Var(n));
     pack.body = vec![Stmt::Store { buf: used.len(), index: at.clone(), value }];
-    pack.info = KernelInfo { nodes: Vec::new(), bytes: Some(c(op.extent * width * 8)), flops: Some(c(0)) };
+    let bytes = op.extent * width * 2 * dtype.size_bytes() as i64;
+    pack.info = KernelInfo { nodes: Vec::new(), bytes: Some(c(bytes)), flops: Some(c(0)) };
     let mut pack_args: Vec<usize> = used.iter().map(|&b| args[b]).collect();
     pack_args.push(packed);
 
     // The matmul reads the packed copy.
-    k.buffers.push(BufferArg { name: bufs.names[packed].clone(), dtype: DType::F32, access: Access::Read });
+    k.buffers.push(BufferArg { name: bufs.names[packed].clone(), dtype, access: Access::Read });
     args.push(packed);
     if let Stmt::Loop { body, .. } = &mut k.body[op.at]
         && let Some(Stmt::Let { value, .. }) = body.first_mut()
     {
-        *value = Expr::load(k.buffers.len() - 1, at);
+        let load = Expr::load(k.buffers.len() - 1, at);
+        *value = if dtype == DType::F32 { load } else { Expr::cast(DType::F32, load) };
     }
     Some((pack, pack_args))
 }
