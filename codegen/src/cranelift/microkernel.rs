@@ -57,8 +57,16 @@ pub struct Microkernel {
 }
 
 macro_rules! tile_fn {
-    ($name:ident, $feature:literal, $elem:ty, $vec:ty, $lanes:literal, $cols:literal,
-     $splat:ident, $fma:ident, $store:ident, load = |$p:ident| $load:expr, widen = |$x:ident| $widen:expr) => {
+    (avx512, $name:ident, $cols:literal, $elem:ty, load = |$p:ident| $load:expr, widen = |$x:ident| $widen:expr) => {
+        tile_fn!(@ $name, "avx512f", $elem, __m512, 16, $cols, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps,
+            |$p| $load, |$x| $widen);
+    };
+    (avx2, $name:ident, $cols:literal, $elem:ty, load = |$p:ident| $load:expr, widen = |$x:ident| $widen:expr) => {
+        tile_fn!(@ $name, "avx2,fma,f16c", $elem, __m256, 8, $cols, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps,
+            |$p| $load, |$x| $widen);
+    };
+    (@ $name:ident, $feature:literal, $elem:ty, $vec:ty, $lanes:literal, $cols:literal,
+     $splat:ident, $fma:ident, $store:ident, |$p:ident| $load:expr, |$x:ident| $widen:expr) => {
         /// # Safety
         /// The host has the target features; the pointers hold what `TileArgs` describes.
         #[cfg(target_arch = "x86_64")]
@@ -109,105 +117,42 @@ macro_rules! tile_fn {
 }
 
 // f32 operands: vector loads and broadcasts. f16: `vcvtph2ps` widens 16 (or 8) halves, and a broadcast
-// half widened is a broadcast f32. bf16: the upper half of an f32, so a shift widens it.
-macro_rules! avx512_tiles {
-    ($f32:ident, $f16:ident, $bf16:ident, $cols:literal) => {
-        tile_fn!(
-            $f32,
-            "avx512f",
-            f32,
-            __m512,
-            16,
-            $cols,
-            _mm512_set1_ps,
-            _mm512_fmadd_ps,
-            _mm512_storeu_ps,
-            load = |p| _mm512_loadu_ps(p),
-            widen = |x| _mm512_set1_ps(x)
-        );
-        tile_fn!(
-            $f16,
-            "avx512f",
-            u16,
-            __m512,
-            16,
-            $cols,
-            _mm512_set1_ps,
-            _mm512_fmadd_ps,
-            _mm512_storeu_ps,
-            load = |p| _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())),
-            widen = |x| _mm512_cvtph_ps(_mm256_set1_epi16(x as i16))
-        );
-        tile_fn!(
-            $bf16,
-            "avx512f",
-            u16,
-            __m512,
-            16,
-            $cols,
-            _mm512_set1_ps,
-            _mm512_fmadd_ps,
-            _mm512_storeu_ps,
-            load =
-                |p| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())))),
-            widen = |x| _mm512_set1_ps(f32::from_bits(u32::from(x) << 16))
-        );
-    };
-}
-
-// Half-precision operands get 16-column tiles only: the epilogue rounds each lane to f16 or bf16 in
-// scalar code, and 64 columns of it made compiling an f16 `gpt-tiny` step take 5.1 s (2.0 s with 16
-// columns, 1.2 s without tile functions).
+// half widened is a broadcast f32. bf16: the upper half of an f32, so a shift widens it. Half-precision
+// operands get 16-column tiles only: the epilogue rounds each lane to f16 or bf16 in scalar code, and 64
+// columns of it made compiling an f16 `gpt-tiny` step take 5.1 s (2.0 s with 16 columns, 1.2 s without
+// tile functions).
+tile_fn!(avx512, irc_tile_avx512, 64, f32, load = |p| _mm512_loadu_ps(p), widen = |x| _mm512_set1_ps(x));
+tile_fn!(avx512, irc_tile_avx512_narrow, 16, f32, load = |p| _mm512_loadu_ps(p), widen = |x| _mm512_set1_ps(x));
 tile_fn!(
-    irc_tile_avx512,
-    "avx512f",
-    f32,
-    __m512,
+    avx512,
+    irc_tile_avx512_narrow_f16,
     16,
-    64,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps,
-    _mm512_storeu_ps,
-    load = |p| _mm512_loadu_ps(p),
-    widen = |x| _mm512_set1_ps(x)
-);
-avx512_tiles!(irc_tile_avx512_narrow, irc_tile_avx512_narrow_f16, irc_tile_avx512_narrow_bf16, 16);
-tile_fn!(
-    irc_tile_avx2,
-    "avx2,fma",
-    f32,
-    __m256,
-    8,
-    16,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_storeu_ps,
-    load = |p| _mm256_loadu_ps(p),
-    widen = |x| _mm256_set1_ps(x)
-);
-tile_fn!(
-    irc_tile_avx2_f16,
-    "avx2,fma,f16c",
     u16,
-    __m256,
-    8,
+    load = |p| _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())),
+    widen = |x| _mm512_cvtph_ps(_mm256_set1_epi16(x as i16))
+);
+tile_fn!(
+    avx512,
+    irc_tile_avx512_narrow_bf16,
     16,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_storeu_ps,
+    u16,
+    load = |p| _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())))),
+    widen = |x| _mm512_set1_ps(f32::from_bits(u32::from(x) << 16))
+);
+tile_fn!(avx2, irc_tile_avx2, 16, f32, load = |p| _mm256_loadu_ps(p), widen = |x| _mm256_set1_ps(x));
+tile_fn!(
+    avx2,
+    irc_tile_avx2_f16,
+    16,
+    u16,
     load = |p| _mm256_cvtph_ps(_mm_loadu_si128(p.cast())),
     widen = |x| _mm256_cvtph_ps(_mm_set1_epi16(x as i16))
 );
 tile_fn!(
+    avx2,
     irc_tile_avx2_bf16,
-    "avx2,fma",
-    u16,
-    __m256,
-    8,
     16,
-    _mm256_set1_ps,
-    _mm256_fmadd_ps,
-    _mm256_storeu_ps,
+    u16,
     load = |p| _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast())))),
     widen = |x| _mm256_set1_ps(f32::from_bits(u32::from(x) << 16))
 );
