@@ -357,9 +357,10 @@ impl Tx<'_, '_> {
         let eligible = self.options.simd && simd::eligible(self.k, var, body, self.options.reassociate);
         // A matmul tile through the host's tile functions: its epilogue may store f16 or bf16 lane by
         // lane (a half-precision model), which the f32x4 loop does not.
-        let tile = wide::tile(self.k, var, body).filter(|t| eligible || wide::epilogue_vectorizes(self.k, var, t));
+        let tile = self.options.simd.then(|| wide::tile(self.k, var, body)).flatten();
+        let tile = tile.filter(|t| eligible || wide::epilogue_vectorizes(self.k, var, t));
         let mut tiled = false;
-        if let Some(t) = tile.filter(|_| self.options.simd) {
+        if let Some(t) = tile {
             for m in self.wide_kernels(var, &t) {
                 lo = self.wide_loop(var, lo, hi, &t, m);
                 tiled = true;

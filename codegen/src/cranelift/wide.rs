@@ -18,7 +18,7 @@ use std::mem::{offset_of, size_of};
 
 use super::microkernel::{self, Microkernel, ROWS, TileArgs};
 use super::simd::{LANES, Lanes, Locals};
-use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, split_var, stride, stride_expr};
+use crate::kir::{BinOp, Expr, Kernel, Stmt, VarId, divisors_of, split_var, stride, stride_expr};
 
 /// A tiled matmul body in the shape the tile function computes (see `tile`).
 pub(super) struct Tile<'k> {
@@ -146,24 +146,8 @@ pub(super) fn tile<'k>(k: &'k Kernel, var: VarId, body: &'k [Stmt]) -> Option<Ti
 /// remainder by one constant `c` that divides the loop's static extent, `Some(None)` when none does,
 /// `None` otherwise.
 fn split_of(kv: VarId, extent: &Expr, body: &[Stmt]) -> Option<Option<i64>> {
-    let mut divisors = Vec::new();
-    Stmt::visit_exprs(body, &mut |x| {
-        if let Expr::Binary { op: BinOp::Div | BinOp::Rem, lhs, rhs } = x
-            && **lhs == Expr::Var(kv)
-        {
-            divisors.push(match **rhs {
-                Expr::Const { value, dtype: DType::I64 } => Some(value as i64),
-                _ => None,
-            });
-        }
-    });
-    divisors.sort_unstable();
-    divisors.dedup();
-    let total = match *extent {
-        Expr::Const { value, dtype: DType::I64 } => Some(value as i64),
-        _ => None,
-    };
-    match divisors[..] {
+    let total = extent.eval_size(&[]);
+    match divisors_of(kv, body)[..] {
         [] => Some(None),
         [Some(c)] if c > 0 && total.is_some_and(|t| t % c == 0) => Some(Some(c)),
         _ => None,

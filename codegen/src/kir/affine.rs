@@ -6,29 +6,26 @@ use irc_ir::{DType, UnaryOp};
 use super::{BinOp, Expr, VarId};
 
 /// The coefficient of `var` in the i64 expression `e` when `e` is `var * c + (the same in all
-/// iterations)`; `None` when it is not of that form. Variables for which `is_local` holds (defined inside
-/// the loop) are not the same in all iterations.
+/// iterations)` with a constant `c`; `None` when it is not of that form ([`stride_expr`]'s coefficient is
+/// not a constant, or it overflows). Variables for which `is_local` holds (defined inside the loop) are
+/// not the same in all iterations.
 pub fn stride(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<i64> {
-    let s = |e: &Expr| stride(var, is_local, e);
-    let invariant = |parts: &[&Expr]| parts.iter().all(|p| s(p) == Some(0)).then_some(0);
-    match e {
-        Expr::Var(u) if *u == var => Some(1),
-        Expr::Var(u) if is_local(*u) => None,
-        Expr::Var(_) | Expr::Const { .. } | Expr::Size(_) => Some(0),
-        Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => invariant(&[index]),
-        Expr::Binary { op: BinOp::Add, lhs, rhs } => s(lhs)?.checked_add(s(rhs)?),
-        Expr::Binary { op: BinOp::Sub, lhs, rhs } => s(lhs)?.checked_sub(s(rhs)?),
-        Expr::Binary { op: BinOp::Mul, lhs, rhs } => match (s(lhs)?, s(rhs)?, constant(lhs), constant(rhs)) {
-            (0, 0, _, _) => Some(0),
-            (a, 0, _, Some(c)) => a.checked_mul(c),
-            (0, b, Some(c), _) => b.checked_mul(c),
-            _ => None,
-        },
-        Expr::Binary { lhs, rhs, .. } => invariant(&[lhs, rhs]),
-        Expr::Unary { op: UnaryOp::Neg, arg } => s(arg)?.checked_neg(),
-        Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
-        Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
-    }
+    constant(&stride_expr(var, is_local, e)?)
+}
+
+/// The divisors of `v` in `body` (`v / c`, `v % c`), each once: `Some(c)` for a constant, `None` for
+/// any other.
+pub fn divisors_of(v: VarId, body: &[super::Stmt]) -> Vec<Option<i64>> {
+    let mut divisors = Vec::new();
+    super::Stmt::visit_exprs(body, &mut |x| {
+        if let Expr::Binary { op: BinOp::Div | BinOp::Rem, lhs, rhs } = x
+            && **lhs == Expr::Var(v)
+            && !divisors.contains(&constant(rhs))
+        {
+            divisors.push(constant(rhs));
+        }
+    });
+    divisors
 }
 
 /// `x` with `v / c` as `h`, `v % c` as `d` and any other `v` as `h·c + d`: `v = c·h + d` split into two
@@ -50,8 +47,8 @@ pub fn split_var(x: &mut Expr, v: VarId, c: i64, h: VarId, d: VarId) {
 
 /// The coefficient of `var` in the i64 expression `e` as an expression of what stays the same in all
 /// iterations (sizes, outer variables: a row stride `T * 16`), when `e` is `var * coefficient + (the
-/// same in all iterations)`; `None` when it is not of that form. A generalization of [`stride`] for
-/// symbolic shapes; a zero coefficient is the constant 0.
+/// same in all iterations)`; `None` when it is not of that form. Constant parts are folded, so a
+/// constant coefficient is a constant (what [`stride`] returns); a zero coefficient is the constant 0.
 pub fn stride_expr(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Option<Expr> {
     let s = |e: &Expr| stride_expr(var, is_local, e);
     let zero = || Expr::index(0);
@@ -66,28 +63,48 @@ pub fn stride_expr(var: VarId, is_local: &dyn Fn(VarId) -> bool, e: &Expr) -> Op
             Some(match (is_zero(&a), is_zero(&b)) {
                 (_, true) => a,
                 (true, false) if *op == BinOp::Add => b,
-                _ => Expr::binary(*op, a, b),
+                _ => folded(*op, a, b),
             })
         }
         Expr::Binary { op: BinOp::Mul, lhs, rhs } => {
             let (a, b) = (s(lhs)?, s(rhs)?);
             Some(match (is_zero(&a), is_zero(&b)) {
                 (true, true) => zero(),
-                (false, true) if constant(&a) == Some(1) => (**rhs).clone(),
-                (false, true) => Expr::binary(BinOp::Mul, a, (**rhs).clone()),
-                (true, false) if constant(&b) == Some(1) => (**lhs).clone(),
-                (true, false) => Expr::binary(BinOp::Mul, (**lhs).clone(), b),
+                (false, true) => folded(BinOp::Mul, a, (**rhs).clone()),
+                (true, false) => folded(BinOp::Mul, (**lhs).clone(), b),
                 (false, false) => return None,
             })
         }
         Expr::Unary { op: UnaryOp::Neg, arg } => {
             let a = s(arg)?;
-            Some(if is_zero(&a) { a } else { Expr::unary(UnaryOp::Neg, a) })
+            Some(match constant(&a) {
+                Some(c) => c.checked_neg().map_or_else(|| Expr::unary(UnaryOp::Neg, a.clone()), Expr::index),
+                None => Expr::unary(UnaryOp::Neg, a),
+            })
         }
         Expr::Load { index, .. } | Expr::SharedLoad { index, .. } => invariant(&[index]),
         Expr::Binary { lhs, rhs, .. } => invariant(&[lhs, rhs]),
         Expr::Unary { arg, .. } | Expr::Cast { arg, .. } => invariant(&[arg]),
         Expr::Select { cond, a, b } => invariant(&[cond, a, b]),
+    }
+}
+
+/// `a op b` for `+`, `-` or `*`, computed when both are constants (and it does not overflow), and
+/// without the factor when one side of a product is 1.
+fn folded(op: BinOp, a: Expr, b: Expr) -> Expr {
+    let value = match (constant(&a), constant(&b)) {
+        (Some(x), Some(y)) => match op {
+            BinOp::Add => x.checked_add(y),
+            BinOp::Sub => x.checked_sub(y),
+            _ => x.checked_mul(y),
+        },
+        _ => None,
+    };
+    match (value, op, constant(&a), constant(&b)) {
+        (Some(v), ..) => Expr::index(v),
+        (None, BinOp::Mul, Some(1), _) => b,
+        (None, BinOp::Mul, _, Some(1)) => a,
+        _ => Expr::binary(op, a, b),
     }
 }
 

@@ -16,7 +16,7 @@ mod vector;
 
 use irc_ir::{DType, NodeId, Shape, UnaryOp};
 
-pub use affine::{Affine, constant_difference, multiple_of, split_var, stride, stride_expr};
+pub use affine::{Affine, constant_difference, divisors_of, multiple_of, split_var, stride, stride_expr};
 pub use eval::{EvalError, Scalar, cast_value, eval_kernel, read_scalar, round_to, write_scalar};
 pub use print::{print_expr, print_kernel, print_program};
 

@@ -5,12 +5,10 @@
 //! and a remainder per row and step of `k`). After the split every index is affine in the new axes.
 //! Grid points are independent, so splitting and reordering axes changes no result.
 
-use std::collections::HashSet;
-
 use irc_ir::DType;
 
 use super::index::{self as ix, as_const};
-use crate::kir::{BinOp, Expr, Kernel, Stmt, split_var};
+use crate::kir::{Expr, Kernel, Stmt, divisors_of, split_var};
 
 /// Splits grid axis `pos` (`v`, of static extent `E`) when every `/` and `%` of `v` in the kernel is by
 /// one constant `c` (at least 4, dividing `E`, below `E`): `v` becomes `h` of extent `E / c` at `pos` and
@@ -18,15 +16,7 @@ use crate::kir::{BinOp, Expr, Kernel, Stmt, split_var};
 pub(super) fn split_grouped_axis(k: &mut Kernel, pos: usize) -> bool {
     let Some((v, extent)) = k.grid.get(pos).cloned() else { return false };
     let Some(e) = as_const(&extent) else { return false };
-    let mut divisors = HashSet::new();
-    Stmt::visit_exprs(&k.body, &mut |x| {
-        if let Expr::Binary { op: BinOp::Div | BinOp::Rem, lhs, rhs } = x
-            && **lhs == Expr::Var(v)
-        {
-            divisors.insert(as_const(rhs));
-        }
-    });
-    let c = match divisors.into_iter().collect::<Vec<_>>()[..] {
+    let c = match divisors_of(v, &k.body)[..] {
         [Some(c)] if c >= 4 && c < e && e % c == 0 => c,
         _ => return false,
     };
